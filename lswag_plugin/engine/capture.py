@@ -1,0 +1,187 @@
+"""Hooks that capture what proxies read, streamed as the passes run, and always removed.
+
+Activation patterns are packed as they stream out of the hooks: neuron ``n``'s binarised outputs over
+the ``S`` samples of the batch become the bits of ``ceil(S / 64)`` int64 words, so Ψ (distinct patterns)
+and NWOT's Hamming kernel never need an ``S × all-neurons`` matrix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+__all__ = [
+    "ActivationCapture",
+    "ActivationPattern",
+    "is_activation_module",
+    "is_weight_layer",
+    "pack_bits",
+    "unpack_bits",
+]
+
+_ACTIVATION_NAME = re.compile(r"relu|gelu|silu|swish|elu|mish", re.IGNORECASE)
+_KNOWN_ACTIVATIONS: tuple[type[nn.Module], ...] = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.RReLU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Hardswish,
+    nn.ELU,
+    nn.CELU,
+    nn.SELU,
+)
+WORD_BITS = 64
+
+
+def is_activation_module(module: nn.Module) -> bool:
+    """Returns True for a leaf activation whose output is > 0 exactly where its input is > 0.
+
+    The ReLU family, GELU, SiLU/Swish, Mish, Hard-Swish and the ELU family (PyTorch's and timm's, which
+    are matched by class name) all have that property, so a pattern is ``output > 0``.
+    """
+    if isinstance(module, _KNOWN_ACTIVATIONS):
+        return True
+    if next(module.children(), None) is not None:
+        return False
+    return bool(_ACTIVATION_NAME.search(type(module).__name__))
+
+
+def is_weight_layer(module: nn.Module) -> bool:
+    """Returns True for the layers whose weights Λ/ZiCo read: Conv (any dim) and Linear."""
+    return isinstance(module, nn.modules.conv._ConvNd | nn.Linear) and isinstance(
+        getattr(module, "weight", None), torch.Tensor
+    )
+
+
+def pack_bits(bits: torch.Tensor, keys: torch.Tensor, offset: int) -> None:
+    """ORs the ``(n, N)`` boolean ``bits`` of samples ``offset .. offset+n`` into ``keys`` ``(N, W)``.
+
+    Sample ``s`` becomes bit ``s % 64`` of word ``s // 64``. The weighted sum of distinct powers of two
+    equals their bitwise OR (bit 63 is the int64 sign bit, which two's complement handles exactly).
+    """
+    n = bits.shape[0]
+    start = 0
+    while start < n:
+        s = offset + start
+        word, bit = divmod(s, WORD_BITS)
+        count = min(n - start, WORD_BITS - bit)
+        weights = torch.ones(count, dtype=torch.int64, device=bits.device) << torch.arange(
+            bit, bit + count, device=bits.device, dtype=torch.int64
+        )
+        chunk = bits[start : start + count]
+        # Bound the int64 temporary to ~32 MB per step.
+        step = max(1, (1 << 22) // max(count, 1))
+        for lo in range(0, chunk.shape[1], step):
+            part = chunk[:, lo : lo + step].to(torch.int64).mul_(weights[:, None]).sum(0)
+            keys[lo : lo + step, word] |= part
+        start += count
+
+
+def unpack_bits(keys: torch.Tensor, num_samples: int) -> torch.Tensor:
+    """Returns the ``(num_samples, N)`` 0/1 float matrix packed in ``keys`` ``(N, W)``."""
+    rows = []
+    for s in range(0, num_samples, WORD_BITS):
+        word = s // WORD_BITS
+        count = min(WORD_BITS, num_samples - s)
+        shifts = torch.arange(count, device=keys.device, dtype=torch.int64)
+        rows.append(((keys[:, word][None, :] >> shifts[:, None]) & 1).to(torch.float32))
+    return torch.cat(rows, 0)
+
+
+@dataclass
+class ActivationPattern:
+    """Packed binary patterns of one activation module call (a "layer" of Ψ), in execution order."""
+
+    name: str
+    call: int
+    keys: torch.Tensor  # (neurons, words) int64
+    num_samples: int
+
+    @property
+    def num_neurons(self) -> int:
+        """Neurons of this layer: every element of one sample's activation (C·H·W or T·C)."""
+        return int(self.keys.shape[0])
+
+    def unique_keys(self) -> torch.Tensor:
+        """Returns the distinct patterns of this layer, ``(distinct, words)``."""
+        if self.keys.shape[1] == 1:
+            return torch.unique(self.keys[:, 0])[:, None]
+        return torch.unique(self.keys, dim=0)
+
+
+@dataclass
+class ActivationCapture:
+    """Forward hooks on every activation module: packs patterns, and optionally keeps raw outputs.
+
+    Calls are numbered in execution order within a minibatch; a module called twice is two layers.
+    """
+
+    model: nn.Module
+    num_samples: int
+    keep_outputs: bool = False
+    keep_output_grads: bool = False
+    patterns: list[ActivationPattern] = field(default_factory=list)
+    outputs: list[list[torch.Tensor]] = field(default_factory=list)
+    output_grads: list[list[torch.Tensor]] = field(default_factory=list)
+    _offset: int = 0
+    _call: int = 0
+    _names: dict[int, str] = field(default_factory=dict)
+
+    def modules(self) -> list[tuple[str, nn.Module]]:
+        """Returns the activation modules found, in module order."""
+        return [(n, m) for n, m in self.model.named_modules() if is_activation_module(m)]
+
+    def start_minibatch(self, offset: int) -> None:
+        """Marks the first sample index of the next minibatch."""
+        self._offset = offset
+        self._call = 0
+
+    def _hook(self, module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        if not isinstance(output, torch.Tensor) or output.dim() == 0:
+            return
+        call = self._call
+        self._call += 1
+        n = output.shape[0]
+        flat = output.detach().reshape(n, -1)
+        if call == len(self.patterns):
+            words = (self.num_samples + WORD_BITS - 1) // WORD_BITS
+            keys = torch.zeros(flat.shape[1], words, dtype=torch.int64, device=flat.device)
+            self.patterns.append(
+                ActivationPattern(self._names[id(module)], call, keys, self.num_samples)
+            )
+            self.outputs.append([])
+            self.output_grads.append([])
+        pattern = self.patterns[call]
+        if pattern.keys.shape[0] != flat.shape[1]:
+            raise RuntimeError(
+                f"activation {pattern.name!r} changed size between minibatches "
+                f"({pattern.keys.shape[0]} vs {flat.shape[1]} neurons); the forward is not deterministic"
+            )
+        pack_bits(flat > 0, pattern.keys, self._offset)
+        if self.keep_outputs:
+            self.outputs[call].append(flat.float())
+        if self.keep_output_grads and output.requires_grad:
+            grads = self.output_grads[call]
+            output.register_hook(lambda g, grads=grads, out=flat: grads.append((g.detach(), out)))
+
+    @contextmanager
+    def attached(self) -> Iterator[ActivationCapture]:
+        """Registers the hooks for the duration of the block and removes every one, even on error."""
+        handles = []
+        try:
+            for name, module in self.modules():
+                self._names[id(module)] = name
+                handles.append(module.register_forward_hook(self._hook))
+            yield self
+        finally:
+            for h in handles:
+                h.remove()

@@ -1,0 +1,101 @@
+"""What the shared passes captured, as proxies read it."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from lswag_plugin.engine.band import LayerBand
+from lswag_plugin.engine.capture import ActivationPattern
+
+__all__ = ["PassResults"]
+
+
+@dataclass
+class PassResults:
+    """Everything the engine captured for one model and one batch.
+
+    Attributes:
+        model: The engine's private copy after the shared passes (train mode). Never the caller's.
+        inputs: The batch, on the scoring device.
+        targets: The labels (long), on the scoring device.
+        minibatch_sizes: Sizes of the K minibatches the batch was split into.
+        patterns: Packed activation patterns, one per activation call, in execution order.
+        activations: Raw activation outputs per call, per minibatch (only if a proxy needs them).
+        activation_grads: (grad, output) pairs per call, per minibatch (only if needed).
+        weight_layers: ``(name, module)`` of every Conv/Linear layer, in module order.
+        weight_grads: Gradient of each weight layer per minibatch, keyed by layer name.
+        input_grads: Gradient of the summed output w.r.t. the inputs (only if needed), per sample.
+        outputs: Model outputs of the shared passes, concatenated over minibatches (detached).
+        flops: FLOPs of one forward of one sample (if requested).
+        layer_band: The band [l̂, L̂] in percentile bins.
+        options: Per-proxy options, ``options[proxy_name][key]``.
+        num_classes: Number of classes of the output.
+        source_model: The caller's model (read only, for ``fresh_model``).
+        components: Proxies may store sub-scores here (e.g. ``lswag.lambda``).
+    """
+
+    model: nn.Module
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    minibatch_sizes: list[int]
+    layer_band: LayerBand
+    loss_fn: Any
+    device: torch.device
+    seed: int
+    num_classes: int
+    source_model: nn.Module
+    patterns: list[ActivationPattern] = field(default_factory=list)
+    activations: list[list[torch.Tensor]] = field(default_factory=list)
+    activation_grads: list[list[tuple[torch.Tensor, torch.Tensor]]] = field(default_factory=list)
+    weight_layers: list[tuple[str, nn.Module]] = field(default_factory=list)
+    weight_grads: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    input_grads: torch.Tensor | None = None
+    outputs: torch.Tensor | None = None
+    losses: list[float] = field(default_factory=list)
+    flops: float | None = None
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    components: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def num_samples(self) -> int:
+        """Samples in the batch."""
+        return int(self.inputs.shape[0])
+
+    def option(self, proxy: str, key: str, default: Any) -> Any:
+        """Returns ``options[proxy][key]`` or ``default``."""
+        return self.options.get(proxy, {}).get(key, default)
+
+    def fresh_model(self) -> nn.Module:
+        """Returns a new private copy of the caller's model on the scoring device, in train mode.
+
+        For proxies with a special pass (they may change weights, e.g. synflow's absolute values).
+        """
+        model = copy.deepcopy(self.source_model).to(self.device)
+        model.train()
+        for p in model.parameters():
+            p.requires_grad_(True)
+            p.grad = None
+        return model
+
+    def banded_weight_layers(self) -> list[tuple[str, nn.Module]]:
+        """Returns the weight layers inside the Λ band."""
+        d = len(self.weight_layers)
+        return [
+            wl
+            for i, wl in enumerate(self.weight_layers)
+            if self.layer_band.contains_weight_layer(i, d)
+        ]
+
+    def banded_patterns(self) -> list[ActivationPattern]:
+        """Returns the activation layers 1..L̂ (bins up to the band's upper end)."""
+        a = len(self.patterns)
+        return [
+            p
+            for i, p in enumerate(self.patterns)
+            if self.layer_band.contains_activation_layer(i, a)
+        ]

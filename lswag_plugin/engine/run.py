@@ -1,0 +1,308 @@
+"""Executes the plan: one private copy of the model, K minibatch passes shared by every proxy."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lswag_plugin.data import load_batch
+from lswag_plugin.engine.band import LayerBand
+from lswag_plugin.engine.capture import ActivationCapture, is_weight_layer
+from lswag_plugin.engine.context import PassResults
+from lswag_plugin.engine.plan import Plan, make_plan
+from lswag_plugin.engine.scores import Scores
+from lswag_plugin.errors import BadBatch, LswagError, ProxyNotApplicable
+
+__all__ = ["NonFiniteOutputWarning", "resolve_device", "score"]
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class NonFiniteOutputWarning(UserWarning):
+    """The model produced NaN or inf: its scores are NaN."""
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """Returns the scoring device: ``None``/``"auto"`` picks CUDA when present, else CPU."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def logits_of(output: Any) -> torch.Tensor:
+    """Returns the logits tensor in a model's output (a tensor, a tuple's first, ``.logits`` or ``["logits"]``)."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, Mapping) and "logits" in output:
+        return output["logits"]
+    if hasattr(output, "logits") and isinstance(output.logits, torch.Tensor):
+        return output.logits
+    if isinstance(output, list | tuple) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    raise BadBatch(
+        f"cannot find logits in the model's output of type {type(output).__name__}; "
+        "return a tensor (or pass loss_fn)"
+    )
+
+
+def _check_batch(x: torch.Tensor, y: torch.Tensor, minibatches: int) -> None:
+    if x.dim() == 0 or len(x) < minibatches:
+        raise BadBatch(
+            f"batch of {len(x) if x.dim() else 0} sample(s) cannot be split into {minibatches} minibatches; "
+            f"the requested proxies need at least {minibatches} samples (statistics across minibatches)"
+        )
+    if not torch.is_floating_point(x):
+        raise BadBatch(
+            f"inputs must be floating point images, got dtype {x.dtype}; convert with x.float() / 255"
+        )
+    if y.dim() != 1 or torch.is_floating_point(y):
+        raise BadBatch(
+            f"labels must be a 1-D integer tensor, got shape {tuple(y.shape)} dtype {y.dtype}"
+        )
+    if (y < 0).any():
+        raise BadBatch(f"labels must be >= 0, got min {int(y.min())}")
+
+
+def _check_output(
+    out: torch.Tensor, y: torch.Tensor, num_classes: int | None, custom_loss: bool
+) -> None:
+    if custom_loss:
+        return
+    if out.dim() != 2 or out.shape[0] != y.shape[0]:
+        raise BadBatch(
+            f"model output has shape {tuple(out.shape)} but the labels are {tuple(y.shape)}: expected "
+            f"({y.shape[0]}, num_classes) logits (pass loss_fn for other outputs)"
+        )
+    if num_classes is not None and out.shape[1] != num_classes:
+        raise BadBatch(f"model outputs {out.shape[1]} classes but num_classes={num_classes}")
+
+
+def _check_labels(y: torch.Tensor, width: int) -> None:
+    if int(y.max()) >= width:
+        raise BadBatch(f"label {int(y.max())} is out of range for a model with {width} outputs")
+
+
+def private_copy(model: nn.Module, device: torch.device) -> nn.Module:
+    """Returns a deep copy of ``model`` on ``device``, in train mode, every parameter trainable, no grads."""
+    try:
+        work = copy.deepcopy(model)
+    except Exception as exc:  # pragma: no cover - depends on exotic user models
+        raise LswagError(f"cannot copy the model to score it without changing it: {exc}") from exc
+    work = work.to(device)
+    work.train()
+    for p in work.parameters():
+        p.requires_grad_(True)
+        p.grad = None
+    return work
+
+
+def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: bool) -> bool:
+    """Runs the K minibatch passes, filling ``ctx``; returns False if the output was not finite."""
+    model = ctx.model
+    capture = ActivationCapture(
+        model,
+        num_samples=ctx.num_samples,
+        keep_outputs=plan.activations,
+        keep_output_grads=plan.activation_grads,
+    )
+    if plan.activation_patterns and not capture.modules():
+        raise ProxyNotApplicable(
+            f"proxies {', '.join(plan.pattern_proxies)} need activation modules (ReLU/GELU/SiLU... as "
+            f"nn.Module) but {type(model).__name__} has none: functional activations (F.relu) cannot be read"
+        )
+    ctx.weight_layers = [(n, m) for n, m in model.named_modules() if is_weight_layer(m)]
+    if plan.weight_grads and not ctx.weight_layers:
+        raise ProxyNotApplicable(
+            f"proxies {', '.join(plan.grad_proxies)} need Conv/Linear weights but the model has none"
+        )
+    grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in ctx.weight_layers}
+    outputs, input_grads = [], []
+    finite = True
+    offset = 0
+    with capture.attached() if plan.activation_patterns else _nullcontext():
+        for k, size in enumerate(ctx.minibatch_sizes):
+            xk = ctx.inputs[offset : offset + size]
+            yk = ctx.targets[offset : offset + size]
+            capture.start_minibatch(offset)
+            if plan.input_grads:
+                xk = xk.clone().requires_grad_(True)
+            with torch.set_grad_enabled(plan.backward):
+                if plan.flops and k == 0:
+                    from torch.utils.flop_counter import FlopCounterMode
+
+                    with FlopCounterMode(display=False) as counter:
+                        raw = model(xk)
+                    ctx.flops = counter.get_total_flops() / size
+                else:
+                    raw = model(xk)
+                out = logits_of(raw) if not custom_loss else raw
+                if k == 0:
+                    _check_output(out, yk, ctx.num_classes, custom_loss)
+                if not custom_loss:
+                    _check_labels(yk, out.shape[1])
+                if isinstance(out, torch.Tensor) and not torch.isfinite(out).all():
+                    finite = False
+                if plan.backward:
+                    if plan.input_grads:
+                        (g,) = torch.autograd.grad(out, xk, torch.ones_like(out), retain_graph=True)
+                        input_grads.append(g.detach())
+                    loss = loss_fn(out, yk)
+                    if not torch.isfinite(loss):
+                        finite = False
+                    model.zero_grad(set_to_none=True)
+                    loss.backward()
+                    ctx.losses.append(float(loss.detach()))
+                    for name, m in ctx.weight_layers:
+                        g = m.weight.grad
+                        grads[name].append(
+                            g.detach().clone()
+                            if g is not None
+                            else torch.zeros_like(m.weight, requires_grad=False)
+                        )
+                    model.zero_grad(set_to_none=True)
+            if isinstance(out, torch.Tensor):
+                outputs.append(out.detach())
+            offset += size
+    ctx.patterns = capture.patterns
+    ctx.activations = capture.outputs
+    ctx.activation_grads = capture.output_grads
+    ctx.weight_grads = grads
+    ctx.outputs = torch.cat(outputs) if outputs else None
+    ctx.input_grads = torch.cat(input_grads) if input_grads else None
+    return finite
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _split(n: int, k: int) -> list[int]:
+    base, extra = divmod(n, k)
+    return [base + (1 if i < extra else 0) for i in range(k)]
+
+
+def score(
+    model: nn.Module,
+    data: Any = None,
+    proxies: str | Iterable[str] = ("lswag",),
+    *,
+    loss_fn: LossFn | None = None,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    batch_size: int | None = 64,
+    minibatches: int = 2,
+    resolution: int | None = None,
+    num_classes: int | None = None,
+    layer_band: LayerBand | tuple[int, int] | str | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Scores:
+    """Returns the zero-cost scores of ``model`` on one batch, computing all proxies in shared passes.
+
+    The caller's model is never changed: the engine scores a private copy (weights, train/eval mode,
+    ``requires_grad``, ``.grad`` and hooks of ``model`` are as before, even when an error is raised).
+
+    Args:
+        model: Any ``nn.Module`` classifier (timm, torchvision, a search-space network).
+        data: ``(x, y)`` tensors, a DataLoader, a ``.npz`` path, an image folder, or None for the default
+            photographs shipped by scikit-image (see :func:`lswag_plugin.data.load_batch`).
+        proxies: Names (``"lswag"``, ``"lswag,nwot"``, ``["zico", "swap"]`` or ``"all"``).
+        loss_fn: ``loss_fn(output, labels)``; default cross-entropy on the logits.
+        device: ``"cpu"``, ``"cuda"``, ``"auto"``/None (CUDA when present).
+        seed: Seeds the batch subset and every random draw of the passes (dropout, special inputs).
+        batch_size: Samples in the batch (64 as in the paper); None keeps the whole source.
+        minibatches: K, the minibatches the batch is split into (Λ/ZiCo take statistics across them).
+        resolution: Resize images to this size first.
+        num_classes: If given, the model's output width is checked against it.
+        layer_band: The band [l̂, L̂] as percentile bins (``(low, high)`` or ``"low:high"``); default all.
+        options: Per-proxy options, e.g. ``{"swap_reg": {"mu": 500, "sigma": 1e5}}``.
+
+    Raises:
+        UnknownProxy: A proxy name is not registered.
+        BadBatch: Too few samples for K minibatches, labels out of range, output shape mismatch.
+        ProxyNotApplicable: The model lacks what a proxy reads (e.g. activation modules).
+
+    Returns:
+        A :class:`Scores`. If the model's output is NaN/inf every score is NaN and a
+        :class:`NonFiniteOutputWarning` is issued (a host study can go on).
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> import lswag_plugin
+        >>> net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 16), nn.ReLU(), nn.Linear(16, 4))
+        >>> x, y = torch.randn(8, 3, 8, 8), torch.arange(8) % 4
+        >>> s = lswag_plugin.score(net, (x, y), "lswag,nwot", device="cpu")
+        >>> sorted(s), s["lswag"] > 0
+        (['lswag', 'nwot'], True)
+    """
+    started = time.perf_counter()
+    plan = make_plan(proxies, minibatches=minibatches)
+    dev = resolve_device(device)
+    x, y = load_batch(data, batch_size=batch_size, seed=seed, resolution=resolution)
+    _check_batch(x, y, plan.minibatches)
+    param = next(iter(model.parameters()), None)
+    dtype = param.dtype if param is not None and torch.is_floating_point(param) else torch.float32
+    x, y = x.to(dev, dtype=dtype), y.to(dev, dtype=torch.int64)
+    custom_loss = loss_fn is not None
+    loss = loss_fn or (lambda out, target: F.cross_entropy(out.float(), target))
+    band = LayerBand.parse(layer_band)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        work = private_copy(model, dev)
+        ctx = PassResults(
+            model=work,
+            inputs=x,
+            targets=y,
+            minibatch_sizes=_split(len(x), plan.minibatches),
+            layer_band=band,
+            loss_fn=loss,
+            device=dev,
+            seed=seed,
+            num_classes=num_classes,
+            source_model=model,
+            options={k: dict(v) for k, v in (options or {}).items()},
+        )
+        finite = True
+        if plan.forward:
+            finite = _shared_passes(plan, ctx, loss, custom_loss)
+        values: dict[str, float] = {}
+        proxy_seconds: dict[str, float] = {}
+        for spec in plan.specs:
+            t0 = time.perf_counter()
+            values[spec.name] = (
+                float(spec.fn(ctx)) if finite or not spec.needs.needs_forward else math.nan
+            )
+            proxy_seconds[spec.name] = time.perf_counter() - t0
+    if not finite:
+        warnings.warn(
+            f"{type(model).__name__} produced NaN/inf outputs or loss on this batch; its scores are NaN",
+            NonFiniteOutputWarning,
+            stacklevel=2,
+        )
+    return Scores(
+        values=values,
+        directions={s.name: s.direction for s in plan.specs},
+        seconds=time.perf_counter() - started,
+        passes=plan.describe(),
+        components=dict(ctx.components),
+        meta={
+            "batch_size": len(x),
+            "minibatches": plan.minibatches,
+            "device": str(dev),
+            "seed": seed,
+            "layer_band": [band.low, band.high],
+            "proxy_seconds": proxy_seconds,
+        },
+    )
