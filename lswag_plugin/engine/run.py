@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -127,7 +128,7 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
     outputs, input_grads = [], []
     finite = True
     offset = 0
-    with capture.attached() if plan.activation_patterns else _nullcontext():
+    with capture.attached() if plan.activation_patterns else contextlib.nullcontext():
         for k, size in enumerate(ctx.minibatch_sizes):
             xk = ctx.inputs[offset : offset + size]
             yk = ctx.targets[offset : offset + size]
@@ -178,14 +179,6 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
     ctx.outputs = torch.cat(outputs) if outputs else None
     ctx.input_grads = torch.cat(input_grads) if input_grads else None
     return finite
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _split(n: int, k: int) -> list[int]:
