@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from lswag_plugin.proxies._registry import Needs, ProxySpec, get_proxy, resolve_names
 
@@ -22,6 +23,8 @@ class Plan:
     specs: tuple[ProxySpec, ...]
     needs: Needs
     minibatches: int
+    #: Proxies computed only because a requested (combined) proxy reads them.
+    required: tuple[ProxySpec, ...] = ()
 
     @property
     def forward(self) -> bool:
@@ -73,21 +76,42 @@ class Plan:
         if self.forward:
             kind = "forward+backward" if self.backward else "forward"
             passes.append(f"{kind} x{self.minibatches}")
-        passes += [f"special:{s.name}" for s in self.specs if s.needs & Needs.SPECIAL_PASS]
+        passes += [
+            f"special:{s.name}"
+            for s in (*self.required, *self.specs)
+            if s.needs & Needs.SPECIAL_PASS
+        ]
         return passes
 
 
-def make_plan(proxies: str | Iterable[str], *, minibatches: int = 2) -> Plan:
+def make_plan(
+    proxies: str | Iterable[str],
+    *,
+    minibatches: int = 2,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Plan:
     """Returns the plan for ``proxies`` with the batch split into ``minibatches`` (raised to any proxy's minimum).
+
+    Proxies that declare ``requires`` (combined proxies) pull the proxies they read into the plan.
 
     Raises:
         UnknownProxy: A name is not registered.
     """
     specs = tuple(get_proxy(n) for n in resolve_names(proxies))
-    needs = Needs.NOTHING
+    names = {s.name for s in specs}
+    required: list[ProxySpec] = []
     for s in specs:
+        if s.requires is not None:
+            for n in s.requires(dict((options or {}).get(s.name, {}))):
+                dep = get_proxy(n)
+                if dep.name not in names:
+                    names.add(dep.name)
+                    required.append(dep)
+    needs = Needs.NOTHING
+    for s in (*required, *specs):
         needs |= s.needs
-    k = max([minibatches, *(s.min_minibatches for s in specs)])
-    if k < 1:
+    if minibatches < 1:
         raise ValueError(f"minibatches must be >= 1, got {minibatches}")
-    return Plan(specs=specs, needs=needs, minibatches=k)
+    k = max([minibatches, *(s.min_minibatches for s in (*required, *specs))])
+    # Required proxies run first so a combined proxy can read their values from ctx.components.
+    return Plan(specs=specs, needs=needs, minibatches=k, required=tuple(required))

@@ -241,7 +241,7 @@ def score(
         (['lswag', 'nwot'], True)
     """
     started = time.perf_counter()
-    plan = make_plan(proxies, minibatches=minibatches)
+    plan = make_plan(proxies, minibatches=minibatches, options=options)
     dev = resolve_device(device)
     x, y = load_batch(data, batch_size=batch_size, seed=seed, resolution=resolution)
     _check_batch(x, y, plan.minibatches)

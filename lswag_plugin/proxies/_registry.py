@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lswag_plugin.errors import UnknownProxy
 
@@ -68,6 +68,7 @@ class ProxySpec:
     min_minibatches: int = 1
     description: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    requires: Callable[[dict[str, Any]], list[str]] | None = None
 
     @property
     def higher_is_better(self) -> bool:
@@ -89,6 +90,7 @@ def register_proxy(
     needs: Needs = Needs.NOTHING,
     min_minibatches: int = 1,
     aliases: Iterable[str] = (),
+    requires: Callable[[dict[str, Any]], list[str]] | None = None,
 ) -> Callable[[Callable[[PassResults], float]], Callable[[PassResults], float]]:
     """Returns a decorator that registers a proxy function under ``name``.
 
@@ -98,6 +100,9 @@ def register_proxy(
         needs: What the engine must capture for it.
         min_minibatches: The fewest minibatches the proxy needs (statistics across minibatches).
         aliases: Other accepted names.
+        requires: For a combined proxy (e.g. ``libra``): a function of the proxy's options returning the
+            names of other proxies it reads; the engine adds their needs to the plan and computes them
+            (they appear in ``Scores.components`` unless requested too).
 
     Example:
         >>> from lswag_plugin.proxies import Needs, register_proxy
@@ -124,6 +129,7 @@ def register_proxy(
             min_minibatches=min_minibatches,
             description=doc[0] if doc else "",
             aliases=tuple(aliases),
+            requires=requires,
         )
         _REGISTRY[name] = spec
         for alias in spec.aliases:
