@@ -1,0 +1,1 @@
+"""Benchmarking proxies against ground truth: tables, correlations, plots."""

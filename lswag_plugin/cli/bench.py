@@ -1,0 +1,139 @@
+"""``lswag bench``: rank correlation of proxies with ground truth on a table of architectures."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from pathlib import Path
+
+from lswag_plugin.cli._common import add_scoring_options, print_json_line, proxy_options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="Spearman/Kendall of proxies vs a ground-truth table",
+        description="Score N architectures drawn (with --seed) from a table and correlate each proxy "
+        "with the target column. Any CSV or JSON table with an architecture column and a target works.",
+    )
+    p.add_argument(
+        "--space", required=True, help="search space of the architectures (nb201, autoformer...)"
+    )
+    p.add_argument("--table", required=True, help="CSV or JSON table, one row per architecture")
+    p.add_argument(
+        "--arch-column", default=None, help="column holding the architecture (default per space)"
+    )
+    p.add_argument("--target", required=True, help="ground-truth column (e.g. cifar10_valid_acc)")
+    p.add_argument(
+        "--data", default=None, help=".npz batch or image folder (default: shipped photos)"
+    )
+    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--resolution", type=int, default=None, help="input size (default: the space's)")
+    p.add_argument(
+        "--sample", type=int, default=None, help="architectures to draw (default: all rows)"
+    )
+    p.add_argument("--out", default=None, help="write per-architecture scores to this CSV")
+    p.add_argument(
+        "--plot", default=None, help="write score-vs-target scatter plots (PNG; one per proxy)"
+    )
+    p.add_argument(
+        "--cache", default=None, help="score cache file (default: the user cache; 'none' disables)"
+    )
+    add_scoring_options(p)
+    p.set_defaults(func=run)
+
+
+_DEFAULT_ARCH_COLUMN = {"nb201": "arch_str"}
+
+
+def run(args: argparse.Namespace) -> int:
+    from lswag_plugin.bench.run import format_table, run_bench
+    from lswag_plugin.bench.tables import read_table
+    from lswag_plugin.data import load_batch
+    from lswag_plugin.spaces import get_space
+
+    space = get_space(args.space)
+    table = read_table(args.table)
+    arch_column = args.arch_column or _DEFAULT_ARCH_COLUMN.get(args.space, "arch")
+    table.require(arch_column, args.target)
+    rows, skipped = table.labelled(args.target)
+    if skipped:
+        print(f"skipped {skipped} row(s) whose {args.target!r} is null")
+    rows = table.sample(rows, args.sample, args.seed)
+    resolution = args.resolution or space.default_resolution
+    batch = load_batch(args.data, batch_size=args.batch_size, seed=args.seed, resolution=resolution)
+    cache = None
+    if (args.cache or "").lower() != "none":
+        from lswag_plugin.cache import ScoreCache
+
+        cache = ScoreCache(args.cache)
+    try:
+        result = run_bench(
+            space,
+            rows,
+            arch_column=arch_column,
+            target=args.target,
+            batch=batch,
+            proxies=args.proxies,
+            num_classes=args.num_classes,
+            resolution=resolution,
+            seed=args.seed,
+            minibatches=args.minibatches,
+            layer_band=args.layer_band,
+            options=proxy_options(args),
+            device=args.device,
+            cache=cache,
+        )
+    finally:
+        if cache is not None:
+            cache.close()
+    print(f"{args.space}: {len(result.rows)} architectures, target {args.target}, seed {args.seed}")
+    print(format_table(result))
+    print(f"scored {result.scored}, read from cache {result.from_cache}, {result.seconds:.1f} s")
+    if args.out:
+        _write_csv(Path(args.out), result.rows)
+        print(f"wrote {args.out}")
+    if args.plot:
+        for path in _plots(Path(args.plot), result):
+            print(f"wrote {path}")
+    if args.json:
+        print_json_line(result.summary())
+    return 0
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns: list[str] = []
+    for r in rows:
+        columns += [c for c in r if c not in columns]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(
+                {
+                    k: (repr(v) if isinstance(v, float) and not math.isfinite(v) else v)
+                    for k, v in r.items()
+                }
+            )
+
+
+def _plots(path: Path, result) -> list[Path]:
+    from lswag_plugin.bench.plots import scatter
+    from lswag_plugin.bench.tables import target_values
+
+    truth = target_values(result.rows, result.target)
+    paths = []
+    for proxy in result.proxies:
+        out = (
+            path
+            if len(result.proxies) == 1
+            else path.with_name(f"{path.stem}_{proxy}{path.suffix or '.png'}")
+        )
+        paths.append(
+            scatter(
+                [r[proxy] for r in result.rows], truth, proxy=proxy, target=result.target, path=out
+            )
+        )
+    return paths
