@@ -1,0 +1,69 @@
+"""``lswag band``: the label-free layer band [l̂, L̂] of a search space (computed once, cached)."""
+
+from __future__ import annotations
+
+import argparse
+
+from lswag_plugin.cli._common import print_json_line
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "band",
+        help="find the layer band of a search space (percentile-spike procedure)",
+        description="Sample random networks at init, average mean log σ of gradients per percentile "
+        "bin of depth, and detect the spike. Falls back to all bins when no bin stands out.",
+    )
+    p.add_argument("--space", required=True)
+    p.add_argument(
+        "--data", default=None, help=".npz batch or image folder (default: shipped photos)"
+    )
+    p.add_argument(
+        "--networks", type=int, default=1000, help="random networks to sample (default 1000)"
+    )
+    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--resolution", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--k", type=float, default=3.0, help="spike threshold in scaled MADs (default 3)"
+    )
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--plot", default=None, help="write the profile to this PNG")
+    p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from lswag_plugin.bands import estimate_band
+    from lswag_plugin.data import load_batch
+    from lswag_plugin.spaces import get_space
+
+    space = get_space(args.space)
+    resolution = args.resolution or space.default_resolution
+    batch = load_batch(args.data, batch_size=args.batch_size, seed=args.seed, resolution=resolution)
+    est = estimate_band(
+        space,
+        batch,
+        num_networks=args.networks,
+        seed=args.seed,
+        num_classes=args.num_classes,
+        resolution=resolution,
+        k=args.k,
+        device=args.device,
+        use_cache=not args.no_cache,
+        show_progress=True,
+    )
+    print(f"{space.name}: mean log sigma per percentile bin over {est.num_networks} networks")
+    for b, (m, s) in enumerate(zip(est.bin_means, est.bin_stds)):
+        print(f"  bin {b}: {m:8.3f} ± {s:.3f}")
+    verdict = "spike found" if est.spike_found else "no spike: fallback to all bins"
+    print(f"band [{est.band[0]}, {est.band[1]}] ({verdict}, k={est.k})")
+    if args.plot:
+        print(f"wrote {est.plot(args.plot)}")
+    if args.json:
+        print_json_line(asdict(est))
+    return 0
