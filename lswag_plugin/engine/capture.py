@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
 __all__ = [
     "ActivationCapture",
     "ActivationPattern",
+    "LayerOutputCapture",
     "is_activation_module",
     "is_weight_layer",
     "pack_bits",
@@ -65,8 +67,9 @@ def is_weight_layer(module: nn.Module) -> bool:
 def pack_bits(bits: torch.Tensor, keys: torch.Tensor, offset: int) -> None:
     """ORs the ``(n, N)`` boolean ``bits`` of samples ``offset .. offset+n`` into ``keys`` ``(N, W)``.
 
-    Sample ``s`` becomes bit ``s % 64`` of word ``s // 64``. The weighted sum of distinct powers of two
-    equals their bitwise OR (bit 63 is the int64 sign bit, which two's complement handles exactly).
+    Sample ``s`` becomes bit ``s % 64`` of word ``s // 64`` (bit 63 is the int64 sign bit). On CPU the
+    bits are packed by ``numpy.packbits`` (one byte per 8 samples, no int64 temporaries); elsewhere by
+    a weighted sum of distinct powers of two, which equals their bitwise OR.
     """
     n = bits.shape[0]
     start = 0
@@ -74,20 +77,44 @@ def pack_bits(bits: torch.Tensor, keys: torch.Tensor, offset: int) -> None:
         s = offset + start
         word, bit = divmod(s, WORD_BITS)
         count = min(n - start, WORD_BITS - bit)
-        weights = torch.ones(count, dtype=torch.int64, device=bits.device) << torch.arange(
-            bit, bit + count, device=bits.device, dtype=torch.int64
-        )
         chunk = bits[start : start + count]
-        # Bound the int64 temporary to ~32 MB per step.
-        step = max(1, (1 << 22) // max(count, 1))
-        for lo in range(0, chunk.shape[1], step):
-            part = chunk[:, lo : lo + step].to(torch.int64).mul_(weights[:, None]).sum(0)
-            keys[lo : lo + step, word] |= part
+        if bits.device.type == "cpu":
+            keys[:, word] |= _pack_word_numpy(chunk, bit)
+        else:
+            _pack_word_torch(chunk, keys, word, bit)
         start += count
+
+
+def _pack_word_numpy(chunk: torch.Tensor, bit: int) -> torch.Tensor:
+    """Returns the ``(N,)`` int64 words holding ``chunk`` ``(count ≤ 64 - bit, N)`` from bit ``bit`` on."""
+    neurons = chunk.shape[1]
+    packed = np.packbits(chunk.numpy(), axis=0, bitorder="little")  # (ceil(count / 8), N) uint8
+    padded = np.zeros((8, neurons), dtype=np.uint8)
+    padded[: packed.shape[0]] = packed
+    words = np.ascontiguousarray(padded.T).view("<u8")[:, 0]
+    if bit:
+        words = words << np.uint64(bit)
+    return torch.from_numpy(words.view(np.int64))
+
+
+def _pack_word_torch(chunk: torch.Tensor, keys: torch.Tensor, word: int, bit: int) -> None:
+    count = chunk.shape[0]
+    weights = torch.ones(count, dtype=torch.int64, device=chunk.device) << torch.arange(
+        bit, bit + count, device=chunk.device, dtype=torch.int64
+    )
+    # Bound the int64 temporary to ~32 MB per step.
+    step = max(1, (1 << 22) // max(count, 1))
+    for lo in range(0, chunk.shape[1], step):
+        part = chunk[:, lo : lo + step].to(torch.int64).mul_(weights[:, None]).sum(0)
+        keys[lo : lo + step, word] |= part
 
 
 def unpack_bits(keys: torch.Tensor, num_samples: int) -> torch.Tensor:
     """Returns the ``(num_samples, N)`` 0/1 float matrix packed in ``keys`` ``(N, W)``."""
+    if keys.device.type == "cpu":
+        raw = np.ascontiguousarray(keys.numpy()).view(np.uint8)  # (N, 8 W), little-endian words
+        bits = np.unpackbits(raw, axis=1, count=num_samples, bitorder="little")  # (N, S)
+        return torch.from_numpy(bits).T.to(torch.float32)
     rows = []
     for s in range(0, num_samples, WORD_BITS):
         word = s // WORD_BITS
@@ -132,6 +159,7 @@ class ActivationCapture:
     patterns: list[ActivationPattern] = field(default_factory=list)
     outputs: list[list[torch.Tensor]] = field(default_factory=list)
     output_grads: list[list[torch.Tensor]] = field(default_factory=list)
+    grads_active: bool = True
     _offset: int = 0
     _call: int = 0
     _names: dict[int, str] = field(default_factory=dict)
@@ -168,10 +196,14 @@ class ActivationCapture:
             )
         pack_bits(flat > 0, pattern.keys, self._offset)
         if self.keep_outputs:
-            self.outputs[call].append(flat.float())
+            self.outputs[call].append(output.detach())
         if self.keep_output_grads and output.requires_grad:
             grads = self.output_grads[call]
-            output.register_hook(lambda g, grads=grads, out=flat: grads.append((g.detach(), out)))
+            output.register_hook(
+                lambda g, grads=grads, out=flat: (
+                    grads.append((g.detach(), out)) if self.grads_active else None
+                )
+            )
 
     @contextmanager
     def attached(self) -> Iterator[ActivationCapture]:
@@ -181,6 +213,56 @@ class ActivationCapture:
             for name, module in self.modules():
                 self._names[id(module)] = name
                 handles.append(module.register_forward_hook(self._hook))
+            yield self
+        finally:
+            for h in handles:
+                h.remove()
+
+
+@dataclass
+class LayerOutputCapture:
+    """Streams, per Conv/Linear layer and output channel, Σ_n (Σ_positions a · ∂L/∂a)² (fisher's terms).
+
+    ``a`` is the layer's output. The channel is dim 1 of a convolution's output and the last dim of a
+    linear layer's (tokens of a ViT are positions). ``scale`` rescales each minibatch's gradient to the
+    gradient of the whole batch's mean loss (``n_k / N``), so the terms equal those of one full-batch pass.
+    """
+
+    layers: list[tuple[str, nn.Module]]
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    scale: float = 1.0
+    active: bool = True
+
+    def _hook(self, name: str, module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        if not isinstance(output, torch.Tensor) or not output.requires_grad or output.dim() < 2:
+            return
+        act = output.detach()
+        channel_last = isinstance(module, nn.Linear)
+
+        def on_grad(grad: torch.Tensor) -> None:
+            if not self.active:
+                return
+            prod = act * grad.detach()
+            if channel_last:
+                g_nk = prod.reshape(prod.shape[0], -1, prod.shape[-1]).sum(1)
+            else:
+                g_nk = prod.reshape(prod.shape[0], prod.shape[1], -1).sum(2)
+            term = (g_nk.double() * self.scale).pow(2).sum(0)
+            self.sums[name] = self.sums[name] + term if name in self.sums else term
+
+        output.register_hook(on_grad)
+
+    @contextmanager
+    def attached(self) -> Iterator[LayerOutputCapture]:
+        """Registers the hooks for the duration of the block and removes every one, even on error."""
+        handles = []
+        try:
+            for name, module in self.layers:
+                handles.append(
+                    module.register_forward_hook(
+                        lambda m, a, o, name=name: self._hook(name, m, a, o)
+                    )
+                )
             yield self
         finally:
             for h in handles:

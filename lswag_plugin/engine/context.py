@@ -12,7 +12,21 @@ from torch import nn
 from lswag_plugin.engine.band import LayerBand
 from lswag_plugin.engine.capture import ActivationPattern
 
-__all__ = ["PassResults"]
+__all__ = ["PassResults", "disable_fused_attention"]
+
+
+def disable_fused_attention(model: nn.Module) -> int:
+    """Switches timm's fused attention (SDPA) off on ``model``; returns how many modules it changed.
+
+    Fused attention hides the attention maps from hooks and cannot be differentiated twice on CPU, so
+    second-order proxies call this — on a private copy only, never on the caller's model.
+    """
+    changed = 0
+    for module in model.modules():
+        if getattr(module, "fused_attn", False) is True:
+            module.fused_attn = False
+            changed += 1
+    return changed
 
 
 @dataclass
@@ -29,6 +43,8 @@ class PassResults:
         activation_grads: (grad, output) pairs per call, per minibatch (only if needed).
         weight_layers: ``(name, module)`` of every Conv/Linear layer, in module order.
         weight_grads: Gradient of each weight layer per minibatch, keyed by layer name.
+        layer_output_saliency: Per weight layer and output channel, Σ_n (Σ_positions a·∂L/∂a)² with
+            the gradient of the whole batch's mean loss (only if ``Needs.LAYER_OUTPUT_GRADS``).
         input_grads: Gradient of the summed output w.r.t. the inputs (only if needed), per sample.
         outputs: Model outputs of the shared passes, concatenated over minibatches (detached).
         flops: FLOPs of one forward of one sample (if requested).
@@ -54,12 +70,14 @@ class PassResults:
     activation_grads: list[list[tuple[torch.Tensor, torch.Tensor]]] = field(default_factory=list)
     weight_layers: list[tuple[str, nn.Module]] = field(default_factory=list)
     weight_grads: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    layer_output_saliency: dict[str, torch.Tensor] = field(default_factory=dict)
     input_grads: torch.Tensor | None = None
     outputs: torch.Tensor | None = None
     losses: list[float] = field(default_factory=list)
     flops: float | None = None
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     components: dict[str, float] = field(default_factory=dict)
+    _batch_grads: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
 
     @property
     def num_samples(self) -> int:
@@ -81,6 +99,21 @@ class PassResults:
             p.requires_grad_(True)
             p.grad = None
         return model
+
+    def batch_weight_grad(self, name: str) -> torch.Tensor:
+        """Returns ∂L/∂W of weight layer ``name`` for the whole batch's mean loss: Σ_k (n_k / N) g_k.
+
+        The size-weighted mean of the K minibatch gradients, i.e. the gradient one full-batch pass gives
+        (up to batch-norm statistics being per minibatch). Cached.
+        """
+        if name not in self._batch_grads:
+            total = self.num_samples
+            grads = self.weight_grads[name]
+            g = grads[0] * (self.minibatch_sizes[0] / total)
+            for size, gk in zip(self.minibatch_sizes[1:], grads[1:]):
+                g = g + gk * (size / total)
+            self._batch_grads[name] = g
+        return self._batch_grads[name]
 
     def banded_weight_layers(self) -> list[tuple[str, nn.Module]]:
         """Returns the weight layers inside the Λ band."""

@@ -55,6 +55,10 @@ class Plan:
         return bool(self.needs & Needs.WEIGHT_GRADS)
 
     @property
+    def layer_output_grads(self) -> bool:
+        return bool(self.needs & Needs.LAYER_OUTPUT_GRADS)
+
+    @property
     def input_grads(self) -> bool:
         return bool(self.needs & Needs.INPUT_GRADS)
 

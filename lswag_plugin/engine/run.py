@@ -16,7 +16,7 @@ from torch import nn
 
 from lswag_plugin.data import load_batch
 from lswag_plugin.engine.band import LayerBand
-from lswag_plugin.engine.capture import ActivationCapture, is_weight_layer
+from lswag_plugin.engine.capture import ActivationCapture, LayerOutputCapture, is_weight_layer
 from lswag_plugin.engine.context import PassResults
 from lswag_plugin.engine.plan import Plan, make_plan
 from lswag_plugin.engine.scores import Scores
@@ -124,15 +124,25 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
         raise ProxyNotApplicable(
             f"proxies {', '.join(plan.grad_proxies)} need Conv/Linear weights but the model has none"
         )
+    if plan.layer_output_grads and not ctx.weight_layers:
+        raise ProxyNotApplicable(
+            "proxies needing layer-output gradients (fisher) need Conv/Linear layers but the model has none"
+        )
     grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in ctx.weight_layers}
+    layer_outputs = LayerOutputCapture(ctx.weight_layers)
     outputs, input_grads = [], []
     finite = True
     offset = 0
-    with capture.attached() if plan.activation_patterns else contextlib.nullcontext():
+    with contextlib.ExitStack() as stack:
+        if plan.activation_patterns:
+            stack.enter_context(capture.attached())
+        if plan.layer_output_grads:
+            stack.enter_context(layer_outputs.attached())
         for k, size in enumerate(ctx.minibatch_sizes):
             xk = ctx.inputs[offset : offset + size]
             yk = ctx.targets[offset : offset + size]
             capture.start_minibatch(offset)
+            layer_outputs.scale = size / ctx.num_samples
             if plan.input_grads:
                 xk = xk.clone().requires_grad_(True)
             with torch.set_grad_enabled(plan.backward):
@@ -153,7 +163,10 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
                     finite = False
                 if plan.backward:
                     if plan.input_grads:
+                        # Gradient hooks are for the loss's backward only, not this one.
+                        capture.grads_active = layer_outputs.active = False
                         (g,) = torch.autograd.grad(out, xk, torch.ones_like(out), retain_graph=True)
+                        capture.grads_active = layer_outputs.active = True
                         input_grads.append(g.detach())
                     loss = loss_fn(out, yk)
                     if not torch.isfinite(loss):
@@ -161,13 +174,15 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
                     model.zero_grad(set_to_none=True)
                     loss.backward()
                     ctx.losses.append(float(loss.detach()))
-                    for name, m in ctx.weight_layers:
-                        g = m.weight.grad
-                        grads[name].append(
-                            g.detach().clone()
-                            if g is not None
-                            else torch.zeros_like(m.weight, requires_grad=False)
-                        )
+                    if plan.weight_grads:
+                        for name, m in ctx.weight_layers:
+                            g = m.weight.grad
+                            # zero_grad(set_to_none) hands the tensor over: no copy needed.
+                            grads[name].append(
+                                g.detach()
+                                if g is not None
+                                else torch.zeros_like(m.weight, requires_grad=False)
+                            )
                     model.zero_grad(set_to_none=True)
             if isinstance(out, torch.Tensor):
                 outputs.append(out.detach())
@@ -176,6 +191,7 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
     ctx.activations = capture.outputs
     ctx.activation_grads = capture.output_grads
     ctx.weight_grads = grads
+    ctx.layer_output_saliency = layer_outputs.sums
     ctx.outputs = torch.cat(outputs) if outputs else None
     ctx.input_grads = torch.cat(input_grads) if input_grads else None
     return finite

@@ -7,7 +7,21 @@ Example:
 """
 
 # Importing a family module registers its proxies.
-from lswag_plugin.proxies import lswag, nwot, size, swap, zico  # noqa: F401
+from lswag_plugin.proxies import (  # noqa: F401
+    fisher,
+    grasp,
+    jacobian,
+    l2_norm,
+    lswag,
+    meco,
+    nwot,
+    saliency,
+    size,
+    swap,
+    synflow,
+    zen,
+    zico,
+)
 from lswag_plugin.proxies._registry import (
     Needs,
     ProxySpec,

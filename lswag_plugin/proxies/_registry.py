@@ -30,7 +30,9 @@ class Needs(enum.Flag):
       packed per neuron over the batch's samples (SWAP's Ψ, NWOT's kernel).
     - ``ACTIVATIONS``: raw outputs of activation modules (feature statistics, e.g. MeCo).
     - ``WEIGHT_GRADS``: gradient of the loss w.r.t. every Conv/Linear weight, per minibatch.
-    - ``ACTIVATION_GRADS``: gradient of the loss w.r.t. activation outputs (fisher).
+    - ``ACTIVATION_GRADS``: gradient of the loss w.r.t. activation outputs, ``(grad, output)`` pairs.
+    - ``LAYER_OUTPUT_GRADS``: per Conv/Linear layer and output channel, Σ over samples of
+      (Σ over positions of output × ∂L/∂output)², streamed during the shared backward (fisher).
     - ``INPUT_GRADS``: gradient of the summed output w.r.t. the input, per sample (jacov, epe_nas).
     - ``FLOPS``: a FLOP count of one forward (counted during the shared forward).
     - ``SPECIAL_PASS``: the proxy runs a pass of its own (special input, second order); it is called with
@@ -45,11 +47,20 @@ class Needs(enum.Flag):
     INPUT_GRADS = enum.auto()
     FLOPS = enum.auto()
     SPECIAL_PASS = enum.auto()
+    LAYER_OUTPUT_GRADS = enum.auto()
 
     @property
     def needs_backward(self) -> bool:
         """Whether a backward pass through the loss is needed."""
-        return bool(self & (Needs.WEIGHT_GRADS | Needs.ACTIVATION_GRADS | Needs.INPUT_GRADS))
+        return bool(
+            self
+            & (
+                Needs.WEIGHT_GRADS
+                | Needs.ACTIVATION_GRADS
+                | Needs.INPUT_GRADS
+                | Needs.LAYER_OUTPUT_GRADS
+            )
+        )
 
     @property
     def needs_forward(self) -> bool:
