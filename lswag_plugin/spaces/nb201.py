@@ -178,7 +178,7 @@ class NB201(SearchSpace):
         >>> space.decode(space.encode(arch)) == arch
         True
         >>> space.num_params("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
-        1073466
+        1288506
     """
 
     name = "nb201"
@@ -207,8 +207,9 @@ class NB201(SearchSpace):
         changed = False
         for k in range(6):
             if rng.random() < prob:
-                ops[k] = OPS[int(rng.integers(len(OPS)))]
-                changed = True
+                new = OPS[int(rng.integers(len(OPS)))]
+                changed |= new != ops[k]
+                ops[k] = new
         if not changed:  # always move: change one edge to a different op
             k = int(rng.integers(6))
             ops[k] = [o for o in OPS if o != ops[k]][int(rng.integers(len(OPS) - 1))]
