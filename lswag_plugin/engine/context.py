@@ -12,7 +12,31 @@ from torch import nn
 from lswag_plugin.engine.band import LayerBand
 from lswag_plugin.engine.capture import ActivationPattern
 
-__all__ = ["PassResults", "disable_fused_attention"]
+__all__ = ["PassResults", "disable_fused_attention", "drop_module_hooks"]
+
+_HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+    "_state_dict_hooks",
+    "_state_dict_pre_hooks",
+    "_load_state_dict_pre_hooks",
+    "_load_state_dict_post_hooks",
+)
+
+
+def drop_module_hooks(model: nn.Module) -> None:
+    """Empties the hook tables of every module of ``model`` (a private copy): a deep copy shares the
+    caller's hook functions, which must not fire while we score."""
+    for module in model.modules():
+        for attr in _HOOK_DICTS:
+            table = getattr(module, attr, None)
+            if table is not None and hasattr(table, "clear"):
+                table.clear()
 
 
 def disable_fused_attention(model: nn.Module) -> int:
@@ -94,6 +118,7 @@ class PassResults:
         For proxies with a special pass (they may change weights, e.g. synflow's absolute values).
         """
         model = copy.deepcopy(self.source_model).to(self.device)
+        drop_module_hooks(model)
         model.train()
         for p in model.parameters():
             p.requires_grad_(True)

@@ -17,7 +17,7 @@ from torch import nn
 from lswag_plugin.data import load_batch
 from lswag_plugin.engine.band import LayerBand
 from lswag_plugin.engine.capture import ActivationCapture, LayerOutputCapture, is_weight_layer
-from lswag_plugin.engine.context import PassResults
+from lswag_plugin.engine.context import PassResults, drop_module_hooks
 from lswag_plugin.engine.plan import Plan, make_plan
 from lswag_plugin.engine.scores import Scores
 from lswag_plugin.errors import BadBatch, LswagError, ProxyNotApplicable
@@ -92,12 +92,16 @@ def _check_labels(y: torch.Tensor, width: int) -> None:
 
 
 def private_copy(model: nn.Module, device: torch.device) -> nn.Module:
-    """Returns a deep copy of ``model`` on ``device``, in train mode, every parameter trainable, no grads."""
+    """Returns a deep copy of ``model`` on ``device``, in train mode, every parameter trainable, no grads.
+
+    The copy has no module hooks: the caller's hooks (shared by the deep copy) never fire while scoring.
+    """
     try:
         work = copy.deepcopy(model)
     except Exception as exc:  # pragma: no cover - depends on exotic user models
         raise LswagError(f"cannot copy the model to score it without changing it: {exc}") from exc
     work = work.to(device)
+    drop_module_hooks(work)
     work.train()
     for p in work.parameters():
         p.requires_grad_(True)

@@ -1,0 +1,105 @@
+"""Cost of scoring, as a ratio to one plain forward+backward of the same batch (CPU, one run).
+
+For an NB201 network (batch 64, 32×32) and a small timm ViT (``vit_tiny_patch16_224`` at 32×32 with
+8×8 patches), this times: one plain forward+backward (cross-entropy, train mode, a private copy);
+``score(..., "lswag")``; ``score(..., <issue 2's proxies>)``; ``score(..., "all")``; and every proxy in
+its own call (their sum shows what the fused plan saves). Each configuration is timed ``--repeats``
+times, interleaved, and the median is reported; ratios are medians over the plain pass's median.
+
+    python benchmarks/proxy_cost.py --repeats 3
+
+Prints a Markdown table, then (last line) a JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+import lswag_plugin
+from lswag_plugin.data import default_batch
+from lswag_plugin.proxies import available
+
+ISSUE2_PROXIES = "lswag,swap,swap_reg,zico,nwot,params,flops"
+NB201_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+
+
+def models() -> dict[str, torch.nn.Module]:
+    """Returns the benchmarked networks."""
+    import timm
+
+    from lswag_plugin.spaces import get_space
+
+    torch.manual_seed(0)
+    return {
+        "nb201": get_space("nb201").build(NB201_ARCH, num_classes=10),
+        "vit_tiny@32": timm.create_model(
+            "vit_tiny_patch16_224", img_size=32, patch_size=8, num_classes=10
+        ),
+    }
+
+
+def plain_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Seconds of one forward+backward of the whole batch on a copy (the copy is not timed)."""
+    work = copy.deepcopy(model).train()
+    t0 = time.perf_counter()
+    F.cross_entropy(work(x), y).backward()
+    return time.perf_counter() - t0
+
+
+def score_time(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, proxies: str) -> float:
+    t0 = time.perf_counter()
+    lswag_plugin.score(model, (x, y), proxies, device="cpu", batch_size=None)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--models", default="nb201,vit_tiny@32")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    x, y = default_batch(64, resolution=32, seed=0)
+    names = [p.name for p in available() if p.name != "libra" and not p.name.startswith("_")]
+    configs = {"lswag": "lswag", "issue 2 proxies": ISSUE2_PROXIES, "all": "all"}
+    configs.update({f"{n} alone": n for n in names})
+    report = {}
+    wanted = set(args.models.split(","))
+    for model_name, model in models().items():
+        if model_name not in wanted:
+            continue
+        # Warm-up (allocators, lazy imports, timm's first call).
+        plain_step(model, x, y)
+        score_time(model, x, y, "all")
+        times: dict[str, list[float]] = {"plain forward+backward": []}
+        times.update({c: [] for c in configs})
+        for _ in range(args.repeats):
+            times["plain forward+backward"].append(plain_step(model, x, y))
+            for label, proxies in configs.items():
+                times[label].append(score_time(model, x, y, proxies))
+        medians = {k: statistics.median(v) for k, v in times.items()}
+        base = medians["plain forward+backward"]
+        separate = sum(medians[f"{n} alone"] for n in names)
+        medians["sum of separate calls"] = separate
+        report[model_name] = {
+            "seconds": medians,
+            "ratio": {k: v / base for k, v in medians.items()},
+        }
+    print("| model | what | seconds | × plain fwd+bwd |")
+    print("|---|---|---|---|")
+    for model_name, rep in report.items():
+        for label, sec in rep["seconds"].items():
+            print(f"| {model_name} | {label} | {sec:.3f} | {rep['ratio'][label]:.2f} |")
+    print(json.dumps({"threads": args.threads, "repeats": args.repeats, **report}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
