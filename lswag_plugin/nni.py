@@ -1,0 +1,403 @@
+"""NNI 3.0 NAS integration: score candidates with zero-cost proxies instead of training them.
+
+``import nni`` here is the real NNI (this module is named after it, as optuna-integration names its
+modules); ``import lswag_plugin`` never imports this module, so NNI stays an optional dependency
+(``pip install "lswag-plugin[nni]"``).
+
+The evaluator plugs into any NNI multi-trial strategy (``Random``, ``RegularizedEvolution``, ``TPE``,
+``PolicyBasedRL``, ``GridSearch``) and any engine (the in-process ``sequential`` engine or the default
+training-service engine that runs each trial in its own process). NNI strategies maximise the trial's
+``"default"`` metric, so a proxy whose direction is ``"min"`` is negated there; every proxy's raw value is
+reported beside it.
+
+Example:
+    >>> import nni
+    >>> from torch import nn
+    >>> from nni.nas.nn.pytorch import LayerChoice, ModelSpace
+    >>> from nni.nas.experiment import NasExperiment
+    >>> from nni.nas.strategy import Random
+    >>> from lswag_plugin.nni import ZeroCostEvaluator, sequential_config
+    >>> class Space(ModelSpace):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.conv = LayerChoice([nn.Conv2d(3, 8, 1), nn.Conv2d(3, 8, 3, padding=1)], label="conv")
+    ...         self.head = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 8))
+    ...     def forward(self, x):
+    ...         return self.head(self.conv(x))
+    >>> evaluator = ZeroCostEvaluator("lswag,nwot", batch_size=16, resolution=16)
+    >>> exp = NasExperiment(Space(), evaluator, Random(seed=0), sequential_config(max_trial_number=2))
+    >>> exp.run()  # doctest: +SKIP
+    >>> exp.export_top_models(top_k=1, formatter="dict")  # doctest: +SKIP
+    [{'conv': 1}]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+with warnings.catch_warnings():
+    # NNI 3.0 predates torch.nn.Buffer and friends and warns that they "are not nn.Module": harmless.
+    warnings.filterwarnings(
+        "ignore", message=".*is found to be not a nn.Module", category=RuntimeWarning
+    )
+    import nni
+    import nni.nas.nn.pytorch
+    from nni.nas.evaluator import Evaluator
+    from nni.nas.experiment import NasExperimentConfig
+
+import lswag_plugin
+from lswag_plugin.engine.plan import make_plan
+from lswag_plugin.errors import LswagError
+
+__all__ = [
+    "TrialFailed",
+    "TrialRecord",
+    "ZeroCostEvaluator",
+    "nb201_arch_from_sample",
+    "sequential_config",
+]
+
+_logger = logging.getLogger(__name__)
+
+#: NNI's NasBench201 hub space names the conv ops without the ``nor_`` prefix of NB201 strings.
+_NNI_TO_NB201_OPS = {
+    "none": "none",
+    "skip_connect": "skip_connect",
+    "conv_1x1": "nor_conv_1x1",
+    "conv_3x3": "nor_conv_3x3",
+    "avg_pool_3x3": "avg_pool_3x3",
+}
+
+
+class TrialFailed(LswagError):
+    """A candidate could not be built or scored; NNI records its trial as failed with this reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialRecord:
+    """One candidate the evaluator saw in this process.
+
+    Attributes:
+        sample: NNI's architecture dict (what ``export_top_models(formatter="dict")`` returns).
+        metrics: The final result reported to NNI (``"default"`` plus every proxy), or None if it failed.
+        failure: Why the trial failed (``"ErrorType: message"``), or None.
+        seconds: Wall-clock seconds spent on the candidate (building it and scoring it).
+    """
+
+    sample: dict[str, Any] | None
+    metrics: dict[str, float] | None
+    failure: str | None
+    seconds: float
+
+
+class ZeroCostEvaluator(Evaluator):
+    """An NNI 3.0 NAS evaluator that scores each frozen candidate with zero-cost proxies.
+
+    Every candidate is scored by :func:`lswag_plugin.score` on the same batch, freshly initialised from
+    ``init_seed`` (so a candidate gets the same score whichever strategy proposes it, in any process). The
+    final result sent to NNI is ``{"default": objective oriented to maximise, <proxy>: raw value, ...}``.
+    A candidate that cannot be built or scored (or whose objective is NaN) raises :class:`TrialFailed`:
+    NNI marks that trial failed with the reason, and the experiment goes on (on the sequential engine the
+    evaluator turns on ``continue_on_failure`` if it was off; :func:`sequential_config` sets it up front).
+
+    Args:
+        proxies: Proxy names (``"lswag"``, ``"lswag,nwot,params"``, ``["zico", "swap"]``), or ``"libra"``
+            with ``options={"libra": {"model": "libra.json"}}`` for a fitted LIBRA fusion.
+        objective: The proxy NNI optimises (default: the first of ``proxies``).
+        data: The batch source (``(x, y)`` tensors, a ``.npz`` path, an image folder, or None for the
+            default photographs); loaded once, the same batch scores every candidate.
+        batch_size: Samples in the batch (64 as in the paper).
+        minibatches: K, the minibatches the batch is split into.
+        resolution: Resize images to this size (e.g. 32 for NAS-Bench-201).
+        seed: Seeds the batch subset and the passes.
+        init_seed: Seeds each candidate's weight initialisation (None: NNI's global RNG, not reproducible).
+        num_classes: Checked against the candidate's output width when given.
+        layer_band: The L-SWAG band ``(low, high)`` in percentile bins; default all layers.
+        options: Per-proxy options, e.g. ``{"libra": {"model": "libra.json"}}``.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+
+    Raises:
+        UnknownProxy: A proxy name is not registered.
+        ValueError: ``objective`` is not among ``proxies``, or a size is not positive.
+
+    Example:
+        >>> from torch import nn
+        >>> evaluator = ZeroCostEvaluator("nwot,lswag", objective="lswag", batch_size=8)
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 8))
+        >>> metrics = evaluator.evaluate(net)
+        >>> sorted(metrics), metrics["default"] == metrics["lswag"]
+        (['default', 'lswag', 'nwot'], True)
+    """
+
+    def __init__(
+        self,
+        proxies: str | list[str] | tuple[str, ...] = "lswag",
+        *,
+        objective: str | None = None,
+        data: Any = None,
+        batch_size: int = 64,
+        minibatches: int = 2,
+        resolution: int | None = None,
+        seed: int = 0,
+        init_seed: int | None = 0,
+        num_classes: int | None = None,
+        layer_band: tuple[int, int] | str | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+        device: str = "cpu",
+    ) -> None:
+        if batch_size < minibatches or minibatches < 1:
+            raise ValueError(
+                f"batch_size ({batch_size}) must be >= minibatches ({minibatches}) >= 1"
+            )
+        if resolution is not None and resolution < 1:
+            raise ValueError(f"resolution must be a positive size, got {resolution}")
+        plan = make_plan(proxies, minibatches=minibatches, options=options)  # UnknownProxy early
+        names = [spec.name for spec in plan.specs]
+        objective = objective or names[0]
+        if objective not in names:
+            raise ValueError(
+                f"objective {objective!r} is not among the proxies {names}; "
+                f"add it to proxies or pick one of them"
+            )
+        self.proxies = names
+        self.objective = objective
+        self.direction = plan.specs[names.index(objective)].direction
+        self.data = data
+        self.batch_size = batch_size
+        self.minibatches = minibatches
+        self.resolution = resolution
+        self.seed = seed
+        self.init_seed = init_seed
+        self.num_classes = num_classes
+        self.layer_band = layer_band
+        self.options = {k: dict(v) for k, v in (options or {}).items()}
+        self.device = device
+        #: What this process evaluated, in order (in-process engines see the whole experiment here).
+        self.history: list[TrialRecord] = []
+        self._batch: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    # ----------------------------------------------------------------------------------------- scoring
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns the ``(x, y)`` batch every candidate is scored on (loaded on first use)."""
+        if self._batch is None:
+            from lswag_plugin.data import load_batch
+
+            self._batch = load_batch(
+                self.data, batch_size=self.batch_size, seed=self.seed, resolution=self.resolution
+            )
+        return self._batch
+
+    def metrics(self, model: torch.nn.Module) -> dict[str, float]:
+        """Returns the final result NNI gets for ``model``: ``"default"`` plus every proxy's raw score.
+
+        Raises:
+            TrialFailed: The objective is NaN (the model's output was not finite).
+            LswagError: The model cannot be scored (the message names why).
+        """
+        scores = lswag_plugin.score(
+            model,
+            self.batch(),
+            self.proxies,
+            device=self.device,
+            seed=self.seed,
+            batch_size=None,
+            minibatches=self.minibatches,
+            num_classes=self.num_classes,
+            layer_band=self.layer_band,
+            options=self.options,
+        )
+        default = scores.signed(self.objective)
+        if math.isnan(default):
+            raise TrialFailed(
+                f"{self.objective} is NaN: the candidate's outputs or loss were not finite on the batch"
+            )
+        result = {"default": float(default)}
+        result.update({name: float(value) for name, value in scores.items()})
+        return result
+
+    def evaluate(self, model: Any) -> dict[str, float]:
+        """Scores an already built candidate and reports the result to NNI when a trial is running.
+
+        Returns:
+            The reported dict (``"default"`` plus every proxy).
+        """
+        result = self.metrics(model)
+        if nni.get_current_parameter() is not None:
+            nni.report_final_result(result)
+        return result
+
+    def _execute(self, model: Any) -> dict[str, float]:
+        """Builds the frozen ``model`` (an ``ExecutableModelSpace``), scores it, reports or fails it."""
+        started = time.perf_counter()
+        sample = getattr(model, "sample", None)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                if self.init_seed is not None:
+                    torch.manual_seed(self.init_seed)
+                network = model.executable_model()
+            result = self.evaluate(network)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            self.history.append(TrialRecord(sample, None, reason, time.perf_counter() - started))
+            _logger.warning("zero-cost evaluation failed for %s: %s", sample, reason)
+            _keep_sequential_engine_running()
+            if isinstance(exc, TrialFailed):
+                raise
+            raise TrialFailed(f"candidate {sample} failed: {reason}") from exc
+        self.history.append(TrialRecord(sample, result, None, time.perf_counter() - started))
+        return result
+
+    # ----------------------------------------------------------------------------- NNI serialisation
+    def _dump(self) -> dict[str, Any]:
+        """Returns the evaluator's arguments for NNI's serializer (trials in other processes)."""
+        data = self.data
+        if not (data is None or isinstance(data, str | os.PathLike)):
+            data = str(_save_batch(*self.batch()))  # tensors and loaders travel as a file
+        return {
+            "proxies": list(self.proxies),
+            "objective": self.objective,
+            "data": None if data is None else str(data),
+            "batch_size": self.batch_size,
+            "minibatches": self.minibatches,
+            "resolution": self.resolution,
+            "seed": self.seed,
+            "init_seed": self.init_seed,
+            "num_classes": self.num_classes,
+            "layer_band": list(self.layer_band)
+            if isinstance(self.layer_band, tuple)
+            else self.layer_band,
+            "options": self.options,
+            "device": self.device,
+        }
+
+    @staticmethod
+    def _load(**kwargs: Any) -> ZeroCostEvaluator:
+        """Returns the evaluator :meth:`_dump` described."""
+        data = kwargs.pop("data")
+        band = kwargs.pop("layer_band")
+        evaluator = ZeroCostEvaluator(
+            data=None if _is_batch_file(data) else data,
+            layer_band=tuple(band) if isinstance(band, list) else band,
+            **kwargs,
+        )
+        if _is_batch_file(data):
+            x, y = torch.load(data, weights_only=True)
+            evaluator.data = data
+            evaluator._batch = (x, y)
+        return evaluator
+
+    def extra_repr(self) -> str:
+        return (
+            f"proxies={self.proxies}, objective={self.objective!r} ({self.direction}), "
+            f"batch_size={self.batch_size}, resolution={self.resolution}, device={self.device!r}"
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["history"] = []
+        return state
+
+
+_BATCH_SUFFIX = ".lswag-batch.pt"
+
+
+def _is_batch_file(data: Any) -> bool:
+    return isinstance(data, str) and data.endswith(_BATCH_SUFFIX)
+
+
+def _save_batch(x: torch.Tensor, y: torch.Tensor) -> Path:
+    """Saves a batch where trial processes on this machine can read it; returns its path."""
+    from lswag_plugin.data import batch_fingerprint
+
+    root = Path(os.environ.get("LSWAG_CACHE_DIR") or Path(tempfile.gettempdir()) / "lswag-cache")
+    path = root / "nni" / f"{batch_fingerprint(x, y)}{_BATCH_SUFFIX}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save((x.cpu(), y.cpu()), tmp)
+        tmp.replace(path)
+    return path
+
+
+_warned_continue = False
+
+
+def _keep_sequential_engine_running() -> None:
+    """Lets NNI's in-process engine record a failed trial instead of stopping the experiment."""
+    global _warned_continue
+    from nni.nas.execution.sequential import SequentialTrialCommandChannel
+    from nni.runtime.trial_command_channel import get_default_trial_command_channel
+
+    channel = get_default_trial_command_channel()
+    engine = getattr(channel, "engine", None)
+    if isinstance(channel, SequentialTrialCommandChannel) and not engine.continue_on_failure:
+        if not _warned_continue:
+            _logger.warning(
+                "a candidate failed: turning on continue_on_failure of NNI's sequential engine so the "
+                "experiment records a failed trial and goes on (use lswag_plugin.nni.sequential_config())"
+            )
+            _warned_continue = True
+        engine.continue_on_failure = True
+
+
+def sequential_config(**fields: Any) -> NasExperimentConfig:
+    """Returns a ``NasExperimentConfig('sequential', 'simplified')`` that records failed candidates and goes on.
+
+    Args:
+        **fields: Experiment config fields, e.g. ``max_trial_number=100``.
+
+    Example:
+        >>> config = sequential_config(max_trial_number=50)
+        >>> config.execution_engine.continue_on_failure, config.max_trial_number
+        (True, 50)
+    """
+    config = NasExperimentConfig("sequential", "simplified", **fields)
+    config.execution_engine.continue_on_failure = True
+    return config
+
+
+def nb201_arch_from_sample(sample: Mapping[str, Any]) -> str:
+    """Returns the NB201 string of an NNI ``NasBench201`` hub-space sample.
+
+    NNI labels the edges ``cell/{j}_{i}`` (from node j to node i) and names the convolutions
+    ``conv_1x1``/``conv_3x3`` where NB201 strings say ``nor_conv_1x1``/``nor_conv_3x3``.
+
+    Raises:
+        BadArchitecture: An edge is missing or has an op NB201 does not know.
+
+    Example:
+        >>> sample = {"cell/0_1": "conv_3x3", "cell/0_2": "none", "cell/1_2": "skip_connect",
+        ...           "cell/0_3": "avg_pool_3x3", "cell/1_3": "none", "cell/2_3": "conv_1x1"}
+        >>> nb201_arch_from_sample(sample)
+        '|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|'
+    """
+    from lswag_plugin.errors import BadArchitecture
+    from lswag_plugin.spaces.nb201 import EDGES, to_arch_str
+
+    ops = []
+    for i, j in EDGES:
+        key = f"cell/{j}_{i}"
+        if key not in sample:
+            raise BadArchitecture(
+                f"NNI NasBench201 sample lacks edge {key!r}; got keys {sorted(sample)}"
+            )
+        op = sample[key]
+        if op not in _NNI_TO_NB201_OPS:
+            raise BadArchitecture(
+                f"edge {key!r} has op {op!r}, which NB201 does not have; ops are {sorted(_NNI_TO_NB201_OPS)}"
+            )
+        ops.append(_NNI_TO_NB201_OPS[op])
+    return to_arch_str(ops)
