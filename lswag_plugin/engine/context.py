@@ -69,6 +69,8 @@ class PassResults:
         weight_grads: Gradient of each weight layer per minibatch, keyed by layer name.
         layer_output_saliency: Per weight layer and output channel, Σ_n (Σ_positions a·∂L/∂a)² with
             the gradient of the whole batch's mean loss (only if ``Needs.LAYER_OUTPUT_GRADS``).
+        hessian_grad_product: H g per weight layer, H the Hessian of the batch loss w.r.t. the Conv/Linear
+            weights and g its gradient (only if ``Needs.HESSIAN_GRAD_PRODUCT``).
         input_grads: Gradient of the summed output w.r.t. the inputs (only if needed), per sample.
         outputs: Model outputs of the shared passes, concatenated over minibatches (detached).
         flops: FLOPs of one forward of one sample (if requested).
@@ -96,6 +98,7 @@ class PassResults:
     weight_grads: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     layer_output_saliency: dict[str, torch.Tensor] = field(default_factory=dict)
     input_grads: torch.Tensor | None = None
+    hessian_grad_product: dict[str, torch.Tensor] = field(default_factory=dict)
     outputs: torch.Tensor | None = None
     losses: list[float] = field(default_factory=list)
     flops: float | None = None

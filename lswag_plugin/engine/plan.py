@@ -52,7 +52,11 @@ class Plan:
 
     @property
     def weight_grads(self) -> bool:
-        return bool(self.needs & Needs.WEIGHT_GRADS)
+        return bool(self.needs & (Needs.WEIGHT_GRADS | Needs.HESSIAN_GRAD_PRODUCT))
+
+    @property
+    def hessian_grad_product(self) -> bool:
+        return bool(self.needs & Needs.HESSIAN_GRAD_PRODUCT)
 
     @property
     def layer_output_grads(self) -> bool:
@@ -80,6 +84,8 @@ class Plan:
         if self.forward:
             kind = "forward+backward" if self.backward else "forward"
             passes.append(f"{kind} x{self.minibatches}")
+            if self.hessian_grad_product:
+                passes.append("double backward")
         passes += [
             f"special:{s.name}"
             for s in (*self.required, *self.specs)

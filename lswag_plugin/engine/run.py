@@ -17,7 +17,7 @@ from torch import nn
 from lswag_plugin.data import load_batch
 from lswag_plugin.engine.band import LayerBand
 from lswag_plugin.engine.capture import ActivationCapture, LayerOutputCapture, is_weight_layer
-from lswag_plugin.engine.context import PassResults, drop_module_hooks
+from lswag_plugin.engine.context import PassResults, disable_fused_attention, drop_module_hooks
 from lswag_plugin.engine.plan import Plan, make_plan
 from lswag_plugin.engine.scores import Scores
 from lswag_plugin.errors import BadBatch, LswagError, ProxyNotApplicable
@@ -134,6 +134,11 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
         )
     grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in ctx.weight_layers}
     layer_outputs = LayerOutputCapture(ctx.weight_layers)
+    second_order = plan.hessian_grad_product
+    if second_order:
+        disable_fused_attention(model)  # SDPA cannot be differentiated twice on CPU (private copy)
+    weights = [m.weight for _, m in ctx.weight_layers]
+    graphs: list[tuple[float, tuple[torch.Tensor | None, ...]]] = []
     outputs, input_grads = [], []
     finite = True
     offset = 0
@@ -175,10 +180,21 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
                     loss = loss_fn(out, yk)
                     if not torch.isfinite(loss):
                         finite = False
-                    model.zero_grad(set_to_none=True)
-                    loss.backward()
                     ctx.losses.append(float(loss.detach()))
-                    if plan.weight_grads:
+                    if second_order:
+                        # Gradients that can be differentiated again, for H g after the loop.
+                        gk = torch.autograd.grad(
+                            loss, weights, create_graph=True, allow_unused=True
+                        )
+                        graphs.append((size / ctx.num_samples, gk))
+                        for (name, m), g in zip(ctx.weight_layers, gk):
+                            grads[name].append(
+                                g.detach() if g is not None else torch.zeros_like(m.weight.detach())
+                            )
+                    else:
+                        model.zero_grad(set_to_none=True)
+                        loss.backward()
+                    if plan.weight_grads and not second_order:
                         for name, m in ctx.weight_layers:
                             g = m.weight.grad
                             # zero_grad(set_to_none) hands the tensor over: no copy needed.
@@ -191,6 +207,10 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
             if isinstance(out, torch.Tensor):
                 outputs.append(out.detach())
             offset += size
+        if second_order and finite:
+            capture.grads_active = layer_outputs.active = False
+            with torch.enable_grad():
+                ctx.hessian_grad_product = _hessian_grad_product(ctx, grads, weights, graphs)
     ctx.patterns = capture.patterns
     ctx.activations = capture.outputs
     ctx.activation_grads = capture.output_grads
@@ -199,6 +219,33 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
     ctx.outputs = torch.cat(outputs) if outputs else None
     ctx.input_grads = torch.cat(input_grads) if input_grads else None
     return finite
+
+
+def _hessian_grad_product(
+    ctx: PassResults,
+    grads: dict[str, list[torch.Tensor]],
+    weights: list[torch.Tensor],
+    graphs: list[tuple[float, tuple[torch.Tensor | None, ...]]],
+) -> dict[str, torch.Tensor]:
+    """Returns H g per weight layer: ∂(gᵀ ∇L)/∂θ with g = Σ_k (n_k/N) g_k and ∇L = Σ_k (n_k/N) ∇L_k."""
+    names = [n for n, _ in ctx.weight_layers]
+    g = {
+        n: sum(gk * (size / ctx.num_samples) for size, gk in zip(ctx.minibatch_sizes, grads[n]))
+        for n in names
+    }
+    z = None
+    for scale, gk in graphs:
+        for n, gl in zip(names, gk):
+            if gl is not None and gl.requires_grad:
+                term = (g[n] * gl).sum() * scale
+                z = term if z is None else z + term
+    if z is None:  # no second-order path (e.g. a linear model under a linear loss)
+        return {n: torch.zeros_like(w.detach()) for n, w in zip(names, weights)}
+    hv = torch.autograd.grad(z, weights, allow_unused=True)
+    return {
+        n: h.detach() if h is not None else torch.zeros_like(w.detach())
+        for n, w, h in zip(names, weights, hv)
+    }
 
 
 def _split(n: int, k: int) -> list[int]:

@@ -31,6 +31,8 @@ class Needs(enum.Flag):
     - ``ACTIVATIONS``: raw outputs of activation modules (feature statistics, e.g. MeCo).
     - ``WEIGHT_GRADS``: gradient of the loss w.r.t. every Conv/Linear weight, per minibatch.
     - ``ACTIVATION_GRADS``: gradient of the loss w.r.t. activation outputs, ``(grad, output)`` pairs.
+    - ``HESSIAN_GRAD_PRODUCT``: H g per Conv/Linear weight (H = ∂²L/∂θ², g the batch gradient), by a
+      double backward through the shared passes (grasp); they then differentiate with ``create_graph``.
     - ``LAYER_OUTPUT_GRADS``: per Conv/Linear layer and output channel, Σ over samples of
       (Σ over positions of output × ∂L/∂output)², streamed during the shared backward (fisher).
     - ``INPUT_GRADS``: gradient of the summed output w.r.t. the input, per sample (jacov, epe_nas).
@@ -48,6 +50,7 @@ class Needs(enum.Flag):
     FLOPS = enum.auto()
     SPECIAL_PASS = enum.auto()
     LAYER_OUTPUT_GRADS = enum.auto()
+    HESSIAN_GRAD_PRODUCT = enum.auto()
 
     @property
     def needs_backward(self) -> bool:
@@ -59,6 +62,7 @@ class Needs(enum.Flag):
                 | Needs.ACTIVATION_GRADS
                 | Needs.INPUT_GRADS
                 | Needs.LAYER_OUTPUT_GRADS
+                | Needs.HESSIAN_GRAD_PRODUCT
             )
         )
 

@@ -30,7 +30,12 @@ def test_every_proxy_is_finite_on_cnn_and_vit(scored):
     assert set(s) == set(resolve_names("all"))
     bad = {p: v for p, v in s.items() if not math.isfinite(v)}
     assert not bad, f"{name}: non-finite scores {bad}"
-    assert s.passes == ["forward+backward x2", "special:grasp", "special:synflow", "special:zen"]
+    assert s.passes == [
+        "forward+backward x2",
+        "double backward",
+        "special:synflow",
+        "special:zen",
+    ]
 
 
 def test_all_leaves_the_callers_model_untouched(batch):

@@ -37,7 +37,7 @@ def test_available_lists_every_proxy_with_direction_and_needs():
 
 def test_special_passes_only_where_declared():
     special = {s.name for s in available() if s.needs & Needs.SPECIAL_PASS}
-    assert special & set(SUITE) == {"synflow", "grasp", "zen"}
+    assert special & set(SUITE) == {"synflow", "zen"}
 
 
 def test_all_expands_to_every_proxy_but_libra():
