@@ -9,6 +9,7 @@ from torch import nn
 
 from lswag_plugin.engine.capture import is_weight_layer
 from lswag_plugin.engine.context import PassResults
+from lswag_plugin.errors import ProxyNotApplicable
 from lswag_plugin.proxies._registry import Needs, register_proxy
 
 __all__ = ["gaussian_init", "pre_pooling_features", "zen"]
@@ -38,7 +39,13 @@ def pre_pooling_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if callable(getattr(model, "forward_features", None)):
         return model.forward_features(x)
     pools = [m for m in model.modules() if isinstance(m, _POOLS)]
-    target = pools[-1] if pools else [m for m in model.modules() if is_weight_layer(m)][-1]
+    weights = [m for m in model.modules() if is_weight_layer(m)]
+    if not pools and not weights:
+        raise ProxyNotApplicable(
+            "zen needs a global pooling or a Conv/Linear classifier to read the features before it, "
+            "and the model has neither; give it a forward_features method"
+        )
+    target = pools[-1] if pools else weights[-1]
     seen: list[torch.Tensor] = []
     handle = target.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
     try:

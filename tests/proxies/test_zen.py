@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 import lswag_plugin
+from lswag_plugin.errors import ProxyNotApplicable
 from lswag_plugin.proxies.zen import gaussian_init, pre_pooling_features
 from tests.proxies._nets import tiny_cnn, tiny_vit
 
@@ -42,3 +43,10 @@ def test_zen_is_the_log_feature_gap_plus_bn_scaling(small_batch):
     # The network is piecewise linear: a 10× smaller perturbation gives a ~10× smaller gap.
     assert s["zen"] - s_small["zen"] == pytest.approx(math.log(10), abs=0.05)
     assert s.passes == ["special:zen"]
+
+
+def test_zen_needs_features_it_can_read():
+    with pytest.raises(ProxyNotApplicable, match="zen"):
+        lswag_plugin.score(
+            nn.Sequential(nn.ReLU()), (torch.rand(4, 3), torch.zeros(4).long()), "zen", device="cpu"
+        )
