@@ -8,16 +8,17 @@ from __future__ import annotations
 import warnings
 
 import torch
+from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)  # NNI 3.0 does not know torch.nn.Buffer
     import nni
-    from nni.nas.nn.pytorch import LayerChoice, ModelSpace, MutableLinear
+    from nni.nas.nn.pytorch import LayerChoice, ModelSpace, MutableLinear, ParametrizedModule
 
 
 class SmallSpace(ModelSpace):
-    """3 convs × 2 activations × 3 widths = 18 candidates, 8 classes, any input size."""
+    """3 convs × 2 activations × 2 poolings × 4 widths = 48 candidates, 8 classes, any input size."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -26,8 +27,10 @@ class SmallSpace(ModelSpace):
             label="conv",
         )
         self.act = LayerChoice({"relu": nn.ReLU(), "gelu": nn.GELU()}, label="act")
-        width = nni.choice("width", [4, 8, 16])
-        self.pool = nn.AdaptiveAvgPool2d(1)
+        width = nni.choice("width", [4, 8, 16, 32])
+        self.pool = LayerChoice(
+            {"avg": nn.AdaptiveAvgPool2d(1), "max": nn.AdaptiveMaxPool2d(1)}, label="pool"
+        )
         self.fc1 = MutableLinear(8, width)
         self.act2 = nn.ReLU()
         self.fc2 = MutableLinear(width, 8)
@@ -73,3 +76,26 @@ class FailingSpace(ModelSpace):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.op(x))
+
+
+class TimmVisionTransformer(ParametrizedModule, VisionTransformer, wraps=VisionTransformer):
+    """timm's ViT with NNI mutables accepted as constructor arguments."""
+
+
+class TimmViTSpace(ModelSpace):
+    """A timm ViT (32×32, patch 8) whose width, depth and MLP ratio are searched: 8 candidates."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.vit = TimmVisionTransformer(
+            img_size=32,
+            patch_size=8,
+            num_classes=8,
+            num_heads=2,
+            embed_dim=nni.choice("embed_dim", [16, 32]),
+            depth=nni.choice("depth", [1, 2]),
+            mlp_ratio=nni.choice("mlp_ratio", [1.0, 2.0]),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.vit(x)

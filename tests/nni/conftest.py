@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +25,15 @@ def min_proxy(monkeypatch: pytest.MonkeyPatch) -> str:
         return float(sum(p.numel() for p in ctx.source_model.parameters()))
 
     return "test_nni_min_params"
+
+
+@pytest.fixture(autouse=True)
+def _nni_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NNI binds its experiment manifest to the real ~ at import: point it at the test HOME too."""
+    try:
+        from nni.tools.nnictl import config_utils, constants
+    except ImportError:  # NNI absent: the test modules skip
+        return
+    home = str(Path(os.environ["HOME"]) / "nni-experiments")
+    monkeypatch.setattr(constants, "NNI_HOME_DIR", home)
+    monkeypatch.setattr(config_utils.Experiments.__init__, "__defaults__", (home,))

@@ -68,7 +68,7 @@ def test_objective_picks_the_default() -> None:
 def test_candidate_weights_are_seeded_so_scores_repeat() -> None:
     evaluator = ZeroCostEvaluator("lswag,nwot", batch_size=8, resolution=8)
     space = SimplifiedModelSpace.from_model(SmallSpace(), evaluator)
-    sample = {"conv": 0, "act": "relu", "width": 8}
+    sample = {"conv": 0, "act": "relu", "pool": "avg", "width": 8}
     first = space.freeze(sample)
     with evaluator.mock_runtime(first):
         a = first.execute()
