@@ -268,7 +268,7 @@ class ZeroCostObjective:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
 
-    def _fail(self, trial: Any, reason: str) -> float | tuple[float, ...]:
+    def _fail(self, trial: Any, reason: str) -> list[float]:
         study = getattr(trial, "study", None)
         scratch = getattr(study, "study_name", None) == "lswag-prescreen-candidate"
         _logger.log(  # a PrescreenSampler candidate is not a trial of the user's study
@@ -278,14 +278,11 @@ class ZeroCostObjective:
             reason,
         )
         trial.set_user_attr(FAIL_REASON_ATTR, reason)
-        nan = math.nan
-        return nan if not self.minimize else tuple(nan for _ in self.directions())
+        return [math.nan for _ in self.directions()]
 
-    def __call__(self, trial: Any) -> float | tuple[float, ...]:
-        """Returns the trial's objective value(s); NaN (a FAILed trial) with a ``fail_reason``."""
+    def _values(self, trial: Any) -> list[float]:
         import optuna
 
-        self._check_directions(trial)
         try:
             with self._build_lock, torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
@@ -313,4 +310,23 @@ class ZeroCostObjective:
                 trial,
                 f"{', '.join(bad)} is NaN (the model's output or loss was not finite on the batch)",
             )
+        return result
+
+    def score(self, trial: Any) -> float:
+        """Returns the zero-cost score of the trial's model, whatever the study optimises.
+
+        For a study that trains (its objective is a loss): the score is recorded in ``user_attrs`` like
+        :meth:`__call__` does, and can be reported to a :class:`ZeroCostPruner` with
+        :func:`report_zero_cost`. NaN (with ``user_attrs["fail_reason"]``) when the candidate fails.
+        """
+        return self._values(trial)[0]
+
+    def __call__(self, trial: Any) -> float | tuple[float, ...]:
+        """Returns the trial's objective value(s); NaN (a FAILed trial) with a ``fail_reason``.
+
+        Raises:
+            DirectionMismatch: The study does not optimise in :meth:`directions`.
+        """
+        self._check_directions(trial)
+        result = self._values(trial)
         return result[0] if len(result) == 1 else tuple(result)

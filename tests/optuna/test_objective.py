@@ -49,6 +49,14 @@ def test_ask_and_tell(tiny_batch) -> None:
     assert frozen.value == expected(trial.params["width"], tiny_batch)
 
 
+def test_score_serves_a_training_study_in_any_direction(tiny_batch) -> None:
+    objective = ZeroCostObjective(build_width, data=tiny_batch)
+    study = optuna.create_study(direction="minimize")  # the study minimises a training loss
+    trial = study.ask()
+    assert objective.score(trial) == expected(trial.suggest_int("width", 2, 12), tiny_batch)
+    assert trial.user_attrs["lswag"] == objective.score(trial)
+
+
 def test_study_direction_must_match_the_proxy(tiny_batch, min_proxy) -> None:
     objective = ZeroCostObjective(build_width, data=tiny_batch)
     with pytest.raises(DirectionMismatch, match=r"objective\.directions\(\)"):
