@@ -1,0 +1,73 @@
+"""LIBRA-NAS as a proxy: the fused score of a fitted :class:`~lswag_plugin.libra.LibraModel`.
+
+The model file comes from the proxy's options (``options={"libra": {"model": PATH}}``) or from
+``$LSWAG_LIBRA_MODEL``. The proxy declares its members (``requires``), so the engine computes them in the
+same shared passes; the fused score uses only fit-time statistics, so one candidate is scored on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from lswag_plugin.engine.context import PassResults
+from lswag_plugin.proxies._registry import Needs, get_proxy, register_proxy
+
+__all__ = ["LIBRA_MODEL_ENV", "load_model", "model_path"]
+
+#: Environment variable naming the default LIBRA model file.
+LIBRA_MODEL_ENV = "LSWAG_LIBRA_MODEL"
+_LOADED: dict[tuple[str, float], Any] = {}
+
+
+def model_path(options: dict[str, Any]) -> Path:
+    """Returns the LIBRA model file named by ``options["model"]`` or ``$LSWAG_LIBRA_MODEL``.
+
+    Raises:
+        LibraError: Neither is set.
+    """
+    from lswag_plugin.libra import LibraError
+
+    path = options.get("model") or os.environ.get(LIBRA_MODEL_ENV)
+    if not path:
+        raise LibraError(
+            "the libra proxy needs a fitted model: pass options={'libra': {'model': 'libra.json'}} "
+            f"(CLI: --libra-model) or set ${LIBRA_MODEL_ENV}; fit one with `lswag libra fit`"
+        )
+    return Path(path)
+
+
+def load_model(options: dict[str, Any]) -> Any:
+    """Returns the :class:`~lswag_plugin.libra.LibraModel` of ``options`` (loaded once per file version)."""
+    from lswag_plugin.libra import load
+
+    path = model_path(options)
+    try:
+        key = (str(path.resolve()), path.stat().st_mtime)
+    except FileNotFoundError:
+        return load(path)  # raises LibraError naming the file and the fix
+    if key not in _LOADED:
+        _LOADED[key] = load(path)
+    return _LOADED[key]
+
+
+def _members(options: dict[str, Any]) -> list[str]:
+    return list(load_model(options).selected)
+
+
+@register_proxy("libra", direction="max", needs=Needs.NOTHING, requires=_members)
+def libra(ctx: PassResults) -> float:
+    """LIBRA-NAS (Casarin et al., CVPR 2025): fusion of three proxies chosen by ρ, information gain and bias.
+
+    Reads the members' scores from ``ctx.components`` (the engine computes the required proxies first); a
+    member missing there is computed from the same captured passes. Higher is better; −inf when a member
+    is not finite (e.g. a disconnected NB201 cell).
+    """
+    model = load_model(ctx.options.get("libra", {}))
+    values: dict[str, float] = {}
+    for name in model.selected:
+        if name not in ctx.components:
+            ctx.components[name] = float(get_proxy(name).fn(ctx))
+        values[name] = ctx.components[name]
+    return model.score(values)

@@ -1,0 +1,259 @@
+"""LIBRA-NAS: selection on synthetic tables with known answers, fusion, serialisation, the libra proxy."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import lswag_plugin
+from lswag_plugin import libra
+from lswag_plugin.libra import LibraError
+
+
+def _table(n: int = 400, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    acc = rng.normal(size=n)
+    params = acc + 1.5 * rng.normal(size=n)  # accuracy's size bias ≈ .5
+    table = {
+        "best": acc + 0.2 * rng.normal(size=n),  # accuracy plus noise: z1
+        "copy": None,  # a duplicate of z1: zero information gain → z2
+        "sizeish": acc + 0.3 * rng.normal(size=n) + 0.3 * params,  # close bias to accuracy's
+        "unbiased": acc + 0.3 * rng.normal(size=n) - 0.2 * params,  # bias far from accuracy's
+        "weak": acc + 3.0 * rng.normal(size=n),  # outside the window
+    }
+    table["copy"] = table["best"].copy()
+    return table, acc, params
+
+
+def test_fit_known_answer_z1_z2_z3():
+    table, acc, params = _table()
+    model = libra.fit(table, acc, params, window=0.3)
+    assert model.selected[0] == "best"
+    assert model.information_gain["copy"] == 0.0
+    assert model.selected[1] == "copy"
+    assert model.selected[2] == "sizeish"
+    assert "weak" not in model.window
+    assert abs(model.bias["sizeish"] - model.target_bias) < abs(
+        model.bias["unbiased"] - model.target_bias
+    )
+    assert model.fallback is None
+    assert model.spearman["best"] == pytest.approx(libra.spearman(table["best"], acc))
+
+
+def test_information_gain_duplicate_is_exactly_zero_and_informative_is_positive():
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=300)
+    z1 = y + rng.normal(size=300)
+    assert libra.information_gain(y, z1, z1) == 0.0
+    assert libra.information_gain(y, z1, y) > 0.5
+    # 24 bins by default: the same as passing bins=24 explicitly, different from 4 bins
+    assert libra.information_gain(y, z1, y) == libra.information_gain(y, z1, y, bins=24)
+    assert libra.information_gain(y, z1, y) != libra.information_gain(y, z1, y, bins=4)
+
+
+def test_lowest_ig_is_chosen_not_highest():
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=500)
+    z1 = y + 0.3 * rng.normal(size=500)
+    table = {
+        "z1": z1,
+        "dup": z1 + 1e-9 * rng.normal(size=500),
+        "other": y + 0.35 * rng.normal(size=500),
+    }
+    model = libra.fit(table, y, y, window=0.5)
+    assert model.information_gain["dup"] < model.information_gain["other"]
+    assert model.selected[1] == "dup"
+
+
+def test_min_direction_proxies_are_negated():
+    table, acc, params = _table()
+    flipped = {k: -v for k, v in table.items()}
+    model = libra.fit(flipped, acc, params, window=0.3, directions=dict.fromkeys(flipped, "min"))
+    assert model.selected == ["best", "copy", "sizeish"]
+    assert all(m.sign == -1.0 for m in model.members)
+    ref = libra.fit(table, acc, params, window=0.3)
+    np.testing.assert_allclose(model.score_table(flipped), ref.score_table(table))
+
+
+@pytest.mark.parametrize(
+    ("table", "expected", "fallback"),
+    [
+        ({"a": [1, 2, 3, 4, 5.0]}, ["a"], "window holds 1 proxy: fused z1"),
+        (
+            {"a": [1, 2, 3, 4, 5.0], "b": [1, 2, 3, 5, 4.0], "c": [5, 4, 3, 2, 1.0]},
+            ["a", "b"],
+            "window holds 2 proxies: fused z1, z2",
+        ),
+    ],
+)
+def test_small_window_fallback_keeps_what_the_window_holds(table, expected, fallback):
+    acc = np.arange(5.0)
+    model = libra.fit(table, acc, acc, window=0.3)
+    assert model.selected == expected
+    assert model.fallback == fallback
+    assert np.isfinite(model.score_table(table)).all()
+
+
+@pytest.mark.parametrize("fusion", libra.FUSION_RULES)
+def test_streaming_score_equals_table_score(fusion):
+    table, acc, params = _table()
+    model = libra.fit(table, acc, params, window=0.3, fusion=fusion)
+    fused = model.score_table(table)
+    one_by_one = np.array(
+        [model.score({k: float(v[i]) for k, v in table.items()}) for i in range(len(acc))]
+    )
+    np.testing.assert_array_equal(fused, one_by_one)
+    assert libra.spearman(fused, acc) > libra.spearman(table["weak"], acc)
+
+
+def test_rank_rule_is_mid_rank_quantile_of_fit_sample():
+    acc = np.arange(10.0)
+    model = libra.fit({"a": acc}, acc, acc, fusion="rank")
+    # 4.0 sits at rank 5 of 10 (mid-rank of one tie): (4 + 5) / 2 / 10
+    assert model.score({"a": 4.0}) == pytest.approx(0.45)
+    assert model.score({"a": -100.0}) == 0.0
+    assert model.score({"a": 100.0}) == 1.0
+
+
+def test_zscore_rule_uses_fit_statistics_and_log_for_heavy_tails():
+    rng = np.random.default_rng(3)
+    acc = rng.normal(size=200)
+    heavy = np.exp(3 * acc + rng.normal(size=200))  # log-normal: heavy-tailed
+    model = libra.fit({"heavy": heavy}, acc, acc, fusion="zscore")
+    member = model.members[0]
+    assert member.log
+    t = np.log1p(heavy)
+    assert model.score({"heavy": float(heavy[0])}) == pytest.approx((t[0] - t.mean()) / t.std())
+
+
+def test_non_finite_members_rank_lowest_never_nan():
+    table, acc, params = _table()
+    model = libra.fit(table, acc, params, window=0.3)
+    row = {k: float(v[0]) for k, v in table.items()}
+    assert model.score(row | {"best": -math.inf}) == -math.inf
+    assert model.score(row | {"copy": math.nan}) == -math.inf
+
+
+def test_serialisation_round_trip(tmp_path):
+    table, acc, params = _table()
+    for fusion in libra.FUSION_RULES:
+        model = libra.fit(table, acc, params, window=0.3, fusion=fusion, target="acc")
+        path = model.save(tmp_path / f"{fusion}.json")
+        loaded = libra.load(path)
+        assert loaded.selected == model.selected
+        assert loaded.summary() == model.summary()
+        np.testing.assert_array_equal(loaded.score_table(table), model.score_table(table))
+        assert json.loads(path.read_text())["format"] == "lswag-libra/1"
+
+
+def test_load_errors_name_the_fix(tmp_path):
+    with pytest.raises(LibraError, match="lswag libra fit"):
+        libra.load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(LibraError, match="not a LIBRA model"):
+        libra.load(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"scores": {}}, "no proxy columns"),
+        ({"scores": {"a": [1.0, 2.0]}, "accuracy": [1.0, 2.0], "params": [1.0, 2.0]}, "at least 3"),
+        ({"scores": {"a": [1.0, 2.0, 3.0]}, "params": [1.0]}, "one value per architecture"),
+        ({"fusion": "median"}, "unknown fusion"),
+        ({"window": 0.0}, "window"),
+        ({"accuracy": [1.0, math.nan, 3.0]}, "NaN"),
+    ],
+)
+def test_fit_rejects_bad_input(kwargs, match):
+    args = {
+        "scores": {"a": [1.0, 2.0, 3.0]},
+        "accuracy": [1.0, 2.0, 3.0],
+        "params": [1.0, 2.0, 3.0],
+    }
+    args.update(kwargs)
+    with pytest.raises(LibraError, match=match):
+        libra.fit(args.pop("scores"), args.pop("accuracy"), args.pop("params"), **args)
+
+
+def test_score_names_missing_members():
+    acc = np.arange(10.0)
+    model = libra.fit({"a": acc, "b": acc}, acc, acc)
+    with pytest.raises(LibraError, match="missing: b"):
+        model.score({"a": 1.0})
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 4),
+    )
+
+
+@pytest.fixture()
+def fitted_model_path(tmp_path):
+    rng = np.random.default_rng(0)
+    acc = rng.normal(size=60)
+    table = {
+        "zico": acc + 0.1 * rng.normal(size=60),
+        "nwot": acc + 0.2 * rng.normal(size=60),
+        "params": acc + 0.3 * rng.normal(size=60),
+    }
+    model = libra.fit(table, acc, acc, window=0.5)
+    assert model.selected and set(model.selected) == set(table)
+    return model, model.save(tmp_path / "libra.json")
+
+
+def test_libra_proxy_equals_model_score_of_engine_members(fitted_model_path):
+    model, path = fitted_model_path
+    x, y = torch.randn(16, 3, 8, 8), torch.arange(16) % 4
+    s = lswag_plugin.score(
+        _net(), (x, y), "libra", device="cpu", options={"libra": {"model": str(path)}}
+    )
+    members = lswag_plugin.score(_net(), (x, y), ",".join(model.selected), device="cpu")
+    assert set(s) == {"libra"}
+    assert s.directions["libra"] == "max"
+    assert {n: s.components[n] for n in model.selected} == dict(members)
+    assert s["libra"] == model.score(dict(members))
+
+
+def test_libra_proxy_reads_env_and_names_the_fix_without_model(fitted_model_path, monkeypatch):
+    _, path = fitted_model_path
+    x, y = torch.randn(16, 3, 8, 8), torch.arange(16) % 4
+    monkeypatch.delenv("LSWAG_LIBRA_MODEL", raising=False)
+    with pytest.raises(LibraError, match="LSWAG_LIBRA_MODEL"):
+        lswag_plugin.score(_net(), (x, y), "libra", device="cpu")
+    monkeypatch.setenv("LSWAG_LIBRA_MODEL", str(path))
+    s = lswag_plugin.score(_net(), (x, y), "libra,zico", device="cpu")
+    assert math.isfinite(s["libra"])
+
+
+def test_libra_is_not_part_of_all():
+    from lswag_plugin.proxies import resolve_names
+
+    assert "libra" not in resolve_names("all")
+    assert "libra" in [p.name for p in lswag_plugin.available_proxies()]
+
+
+@pytest.mark.data
+def test_fit_on_published_naslib_scores(data_dir):
+    """LIBRA on NAS-Bench-Suite-Zero's NB201 CIFAR-10 scores: fitted on all rows it picks nwot first."""
+    raw = json.loads((data_dir / "nb201" / "naslib_zc_nasbench201.json").read_text())["cifar10"]
+    keys = sorted(raw)
+    names = ("synflow", "grasp", "fisher", "grad_norm", "l2_norm", "nwot", "jacov", "snip")
+    table = {p: np.array([raw[k][p]["score"] for k in keys]) for p in names}
+    acc = np.array([raw[k]["val_accuracy"] for k in keys])
+    params = np.array([raw[k]["params"]["score"] for k in keys])
+    model = libra.fit(table, acc, params, directions=dict.fromkeys(names, "max"))
+    assert model.selected[0] == "nwot"
+    assert len(model.selected) == 3
+    assert libra.spearman(model.score_table(table), acc) > model.spearman["nwot"]
