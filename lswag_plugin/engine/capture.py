@@ -67,9 +67,9 @@ def is_weight_layer(module: nn.Module) -> bool:
 def pack_bits(bits: torch.Tensor, keys: torch.Tensor, offset: int) -> None:
     """ORs the ``(n, N)`` boolean ``bits`` of samples ``offset .. offset+n`` into ``keys`` ``(N, W)``.
 
-    Sample ``s`` becomes bit ``s % 64`` of word ``s // 64`` (bit 63 is the int64 sign bit). On CPU the
-    bits are packed by ``numpy.packbits`` (one byte per 8 samples, no int64 temporaries); elsewhere by
-    a weighted sum of distinct powers of two, which equals their bitwise OR.
+    Sample ``s`` becomes bit ``s % 64`` of word ``s // 64`` (bit 63 is the int64 sign bit). Bits are
+    packed eight samples to a byte with uint8 shifts, then the bytes of a neuron are read as one
+    little-endian int64 word: no int64 temporaries of the activation's size.
     """
     n = bits.shape[0]
     start = 0
@@ -77,36 +77,25 @@ def pack_bits(bits: torch.Tensor, keys: torch.Tensor, offset: int) -> None:
         s = offset + start
         word, bit = divmod(s, WORD_BITS)
         count = min(n - start, WORD_BITS - bit)
-        chunk = bits[start : start + count]
-        if bits.device.type == "cpu":
-            keys[:, word] |= _pack_word_numpy(chunk, bit)
-        else:
-            _pack_word_torch(chunk, keys, word, bit)
+        keys[:, word] |= _pack_word(bits[start : start + count], bit)
         start += count
 
 
-def _pack_word_numpy(chunk: torch.Tensor, bit: int) -> torch.Tensor:
+def _pack_word(chunk: torch.Tensor, bit: int) -> torch.Tensor:
     """Returns the ``(N,)`` int64 words holding ``chunk`` ``(count ≤ 64 - bit, N)`` from bit ``bit`` on."""
-    neurons = chunk.shape[1]
-    packed = np.packbits(chunk.numpy(), axis=0, bitorder="little")  # (ceil(count / 8), N) uint8
-    padded = np.zeros((8, neurons), dtype=np.uint8)
-    padded[: packed.shape[0]] = packed
-    words = np.ascontiguousarray(padded.T).view("<u8")[:, 0]
-    if bit:
-        words = words << np.uint64(bit)
-    return torch.from_numpy(words.view(np.int64))
-
-
-def _pack_word_torch(chunk: torch.Tensor, keys: torch.Tensor, word: int, bit: int) -> None:
-    count = chunk.shape[0]
-    weights = torch.ones(count, dtype=torch.int64, device=chunk.device) << torch.arange(
-        bit, bit + count, device=chunk.device, dtype=torch.int64
-    )
-    # Bound the int64 temporary to ~32 MB per step.
-    step = max(1, (1 << 22) // max(count, 1))
-    for lo in range(0, chunk.shape[1], step):
-        part = chunk[:, lo : lo + step].to(torch.int64).mul_(weights[:, None]).sum(0)
-        keys[lo : lo + step, word] |= part
+    count, neurons = chunk.shape
+    rows = -(-count // 8) * 8
+    u8 = chunk.contiguous().view(torch.uint8)
+    if rows != count:
+        u8 = torch.cat([u8, u8.new_zeros(rows - count, neurons)], 0)
+    u8 = u8.view(rows // 8, 8, neurons)
+    packed = u8[:, 0].clone()
+    for j in range(1, 8):
+        packed |= u8[:, j] << j
+    if packed.shape[0] < 8:
+        packed = torch.cat([packed, packed.new_zeros(8 - packed.shape[0], neurons)], 0)
+    words = packed.T.contiguous().view(torch.int64)[:, 0]  # little-endian bytes → one word
+    return words << bit if bit else words
 
 
 def unpack_bits(keys: torch.Tensor, num_samples: int) -> torch.Tensor:

@@ -16,11 +16,15 @@ __all__ = ["mean_and_std"]
 def mean_and_std(samples: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns the element-wise mean and population standard deviation (ddof 0) across ``samples``.
 
-    Written out explicitly: ``torch.std`` over a length-2 dimension is ~100× slower on CPU.
+    Written out explicitly: ``torch.std`` over a length-2 dimension is ~100× slower on CPU. With two
+    samples the result keeps their dtype; with more it is float64.
     """
     k = len(samples)
     if k < 2:
         raise BadBatch("statistics across minibatches need at least 2 minibatches")
+    if k == 2:  # the common case (the batch's two halves): σ = |a − b| / 2, no float64 temporaries
+        a, b = samples
+        return (a + b).mul_(0.5), (a - b).abs_().mul_(0.5)
     mean = samples[0].double().clone()
     for s in samples[1:]:
         mean += s
@@ -36,7 +40,7 @@ def log_sum(values: torch.Tensor) -> float | None:
     """Returns log Σ values, or None if the sum is empty or zero (a layer that contributes nothing)."""
     if values.numel() == 0:
         return None
-    total = float(values.sum())
+    total = float(values.sum(dtype=torch.float64))
     return math.log(total) if total > 0 else None
 
 
@@ -51,7 +55,7 @@ def zico(ctx: PassResults) -> float:
     for name, _ in ctx.weight_layers:
         grads = ctx.weight_grads[name]
         _, std = mean_and_std(grads)
-        mean_abs = sum(g.abs().double() for g in grads) / len(grads)
+        mean_abs, _ = mean_and_std([g.abs() for g in grads])
         nonzero = std > 0
         term = log_sum(mean_abs[nonzero] / std[nonzero])
         total += term or 0.0
