@@ -217,3 +217,35 @@ def test_fixed_trial_and_model_not_a_module(tiny_batch) -> None:
     assert trial.user_attrs["fail_reason"] == (
         "build_model failed: TypeError: build_model returned str, not an nn.Module"
     )
+
+
+def test_a_fitted_libra_proxy_is_an_objective(tiny_batch, tmp_path) -> None:
+    from lswag_plugin.libra import fit
+
+    # A toy fit (the table's "accuracy" is the width): the point is the objective path, not the fit.
+    widths = [2, 3, 4, 6, 8, 10, 12]
+    table = {"lswag": [], "nwot": []}
+    for w in widths:
+        torch.manual_seed(0)
+        s = lswag_plugin.score(conv_net(w), tiny_batch, "lswag,nwot", device="cpu", batch_size=None)
+        table["lswag"].append(s["lswag"])
+        table["nwot"].append(s["nwot"])
+    model_path = fit(table, widths, [conv_params(w) for w in widths]).save(tmp_path / "libra.json")
+    objective = ZeroCostObjective(
+        build_width, proxy="libra", data=tiny_batch, options={"libra": {"model": str(model_path)}}
+    )
+    assert objective.directions() == ["maximize"]
+    study = objective.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=3)
+    for trial in study.trials:
+        assert trial.state == TrialState.COMPLETE
+        torch.manual_seed(0)
+        engine = lswag_plugin.score(
+            conv_net(trial.params["width"]),
+            tiny_batch,
+            "libra",
+            device="cpu",
+            batch_size=None,
+            options={"libra": {"model": str(model_path)}},
+        )
+        assert trial.value == engine["libra"] == trial.user_attrs["libra"]
