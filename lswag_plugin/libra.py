@@ -16,7 +16,9 @@ Fusion rules (a *choice* of this project, see docs/libra.md for the ablation):
 
 - ``"rank"`` (default: it won the ablation on a tuning split): each member's (oriented) score is
   replaced by its mid-rank quantile within the fit sample (a streaming stand-in for ranking within a
-  pool); the fused score is the mean quantile.
+  pool); the fused score is the mean quantile. Ties of the quantiles are broken by the z-score rule
+  (weight ``RANK_TIE_BREAK``): without that, every candidate better than the best of the fit sample on
+  all members would score exactly 1, and a search could not tell the best candidates apart.
 - ``"zscore"``: each member score is oriented (negated for ``"min"`` proxies), passed through
   a signed log ``sign(s)·log1p(|s|)`` when that makes its fit sample less skewed (heavy-tailed proxies
   such as synflow), standardised with the fit sample's mean and standard deviation; the fused score is
@@ -75,6 +77,10 @@ __all__ = [
 #: Fusion rules a :class:`LibraModel` can use; both score one candidate at a time.
 FUSION_RULES = ("rank", "zscore")
 MODEL_FORMAT = "lswag-libra/1"
+#: Weight of the z-score inside the ``"rank"`` rule: it only breaks ties of the quantiles (candidates
+#: beyond the fit sample's range all have quantile 1), far below one quantile step for any fit sample
+#: under 10^5 rows and |z| < 10^3.
+RANK_TIE_BREAK = 1e-9
 
 
 class LibraError(LswagError, ValueError):
@@ -288,7 +294,11 @@ class LibraModel:
         terms = []
         for m in self.members:
             raw = _as_float_array(columns[m.name], m.name)
-            terms.append(m.zscore(raw) if self.fusion == "zscore" else m.quantile(raw))
+            if self.fusion == "zscore":
+                terms.append(m.zscore(raw))
+            else:
+                with np.errstate(invalid="ignore"):
+                    terms.append(m.quantile(raw) + RANK_TIE_BREAK * m.zscore(raw))
         return np.stack(terms, axis=0)
 
     def score_table(self, columns: Mapping[str, Sequence[float] | np.ndarray]) -> np.ndarray:

@@ -115,9 +115,12 @@ def test_rank_rule_is_mid_rank_quantile_of_fit_sample():
     acc = np.arange(10.0)
     model = libra.fit({"a": acc}, acc, acc, fusion="rank")
     # 4.0 sits at rank 5 of 10 (mid-rank of one tie): (4 + 5) / 2 / 10
-    assert model.score({"a": 4.0}) == pytest.approx(0.45)
-    assert model.score({"a": -100.0}) == 0.0
-    assert model.score({"a": 100.0}) == 1.0
+    assert model.score({"a": 4.0}) == pytest.approx(0.45, abs=1e-8)
+    assert model.score({"a": -100.0}) == pytest.approx(0.0, abs=1e-6)
+    assert model.score({"a": 100.0}) == pytest.approx(1.0, abs=1e-6)
+    # beyond the fit sample every quantile is 1: the z-score breaks the tie, the order is kept
+    assert model.score({"a": 100.0}) > model.score({"a": 50.0}) > model.score({"a": 9.5})
+    assert model.score({"a": 4.5}) > model.score({"a": 4.0})
 
 
 def test_zscore_rule_uses_fit_statistics_and_log_for_heavy_tails():
