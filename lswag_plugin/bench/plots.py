@@ -84,7 +84,9 @@ def scatter(
         ax.set_ylabel(target)
         dropped = int((~keep).sum())
         note = f", {dropped} missing left out" if dropped else ""
-        ax.set_title(f"{proxy} vs {target}: Spearman ρ = {rho:.3f} (n = {len(s)}{note})")
+        ax.set_title(
+            f"{proxy} vs {target}\nSpearman ρ = {rho:.3f} (n = {len(s)}{note})", fontsize=10
+        )
         fig.tight_layout()
         fig.savefig(out, format="png")
     finally:

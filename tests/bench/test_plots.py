@@ -36,7 +36,7 @@ def test_scatter_writes_png_with_rho_in_title(
     )
     assert out == tmp_path / "deep" / "scatter.png"
     assert out.read_bytes()[:8] == PNG
-    assert titles == ["lswag vs c100_kd_acc: Spearman ρ = 1.000 (n = 3, 2 missing left out)"]
+    assert titles == ["lswag vs c100_kd_acc\nSpearman ρ = 1.000 (n = 3, 2 missing left out)"]
 
 
 def test_scatter_draws_infinite_scores_at_the_edge(tmp_path: Path) -> None:
