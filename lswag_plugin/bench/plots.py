@@ -118,17 +118,23 @@ def rho_bars(rhos: Mapping[str, Mapping[str, float]], path: str | os.PathLike[st
     plt = _pyplot()
     width = 0.8 / len(proxies)
     x = np.arange(len(benchmarks))
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(benchmarks) * max(1, len(proxies)) / 3), 4))
+    size = min(14.0, max(6.0, 1.5 + 0.2 * len(benchmarks) * len(proxies)))
+    fig, ax = plt.subplots(figsize=(size, 4))
     try:
         for k, proxy in enumerate(proxies):
             values = [float(rhos[b].get(proxy, math.nan)) for b in benchmarks]
             ax.bar(x - 0.4 + width * (k + 0.5), values, width, label=proxy)
         ax.axhline(0.0, color="black", linewidth=0.8)
-        ax.set_xticks(x, benchmarks)
+        ax.set_xticks(
+            x,
+            benchmarks,
+            rotation=20 if len(benchmarks) > 4 else 0,
+            ha="right" if len(benchmarks) > 4 else "center",
+        )
         ax.set_ylabel("Spearman ρ")
         drawn = [float(v) for b in rhos.values() for v in b.values() if not math.isnan(float(v))]
         ax.set_ylim(min([-0.1, *drawn]) - 0.05, 1.0)
-        ax.legend(fontsize="small", ncols=min(len(proxies), 4))
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.set_title("Spearman ρ of each proxy per benchmark")
         fig.tight_layout()
         fig.savefig(out, format="png")
