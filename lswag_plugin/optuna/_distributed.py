@@ -169,14 +169,46 @@ class _Heartbeat:
         self._thread.join()
 
 
-def _pop_planned(storage: BaseStorage, study_id: int) -> int | None:
-    for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
-        try:
-            if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
-                return trial._trial_id
-        except UpdateFinishedTrialError:
-            continue
-    return None
+class _Queue:
+    """Pops WAITING trials by trial number with a per-worker cursor (a few cheap queries per pop).
+
+    Listing every WAITING trial at each pop (as ``study.ask`` does) loads O(budget) rows per trial from
+    an RDB; walking the numbers once per worker costs one lookup per trial number instead.
+    """
+
+    def __init__(self, storage: BaseStorage, study_id: int) -> None:
+        from optuna.storages.journal import JournalStorage
+
+        self._storage, self._study_id, self._cursor, self._known = storage, study_id, 0, 0
+        # A journal keeps trials in memory: reading a state is free, a failed claim costs a log line.
+        self._look_first = isinstance(storage, JournalStorage)
+
+    def pop(self) -> int | None:
+        storage = self._storage
+        while True:
+            if self._cursor >= self._known:
+                self._known = storage.get_n_trials(self._study_id)
+                if self._cursor >= self._known:
+                    break
+            number, self._cursor = self._cursor, self._cursor + 1
+            trial_id = storage.get_trial_id_from_study_id_trial_number(self._study_id, number)
+            if self._look_first and storage.get_trial(trial_id).state != TrialState.WAITING:
+                continue
+            try:
+                if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                    return trial_id
+            except UpdateFinishedTrialError:
+                continue
+        # Trials enqueued behind the cursor (by another launcher): the usual scan.
+        for trial in storage.get_all_trials(
+            self._study_id, deepcopy=False, states=(TrialState.WAITING,)
+        ):
+            try:
+                if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+                    return trial._trial_id
+            except UpdateFinishedTrialError:
+                continue
+        return None
 
 
 def _finish(study: optuna.Study, trial: optuna.Trial, objective: Callable[[Any], Any]) -> None:
@@ -261,13 +293,14 @@ def run_worker(
     catch = tuple(catch)
     storage, study_id = study._storage, study._study_id
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    queue = _Queue(storage, study_id)
     ran = 0
     last_check = -math.inf
     while True:
         if time.monotonic() - last_check >= heartbeat_interval:  # at most once per interval
             fail_stale_trials(study, grace_period=grace)
             last_check = time.monotonic()
-        trial_id = _pop_planned(storage, study_id)
+        trial_id = queue.pop()
         if trial_id is None:
             running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
             if not wait_for_running or not running:
