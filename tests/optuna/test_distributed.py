@@ -183,3 +183,16 @@ def test_plan_trials_and_worker_arguments_are_validated() -> None:
         run_worker(study, lambda t: 0.0, heartbeat_interval=1, grace_period=1)
     with pytest.raises(ValueError, match="grace_period"):
         fail_stale_trials(study, grace_period=0)
+
+
+def test_budget_extended_while_a_worker_runs_is_picked_up(tmp_path: Path) -> None:
+    study = optuna.create_study(storage=open_storage(str(tmp_path / "s.journal")))
+    plan_trials(study, 2)
+
+    def objective(trial: optuna.Trial) -> float:
+        if trial.number == 0:
+            plan_trials(study, 5)  # the launcher raises the budget meanwhile
+        return float(trial.number)
+
+    assert run_worker(study, objective, heartbeat_interval=0.1) == 5
+    assert [(t.number, t.value) for t in study.trials] == [(i, float(i)) for i in range(5)]
