@@ -185,7 +185,9 @@ class ActivationCapture:
             )
         pack_bits(flat > 0, pattern.keys, self._offset)
         if self.keep_outputs:
-            self.outputs[call].append(output.detach())
+            # An in-place activation's output may be overwritten by later in-place ops: keep a copy.
+            kept = output.detach()
+            self.outputs[call].append(kept.clone() if getattr(module, "inplace", False) else kept)
         if self.keep_output_grads and output.requires_grad:
             grads = self.output_grads[call]
             output.register_hook(
