@@ -91,6 +91,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="ground-truth folder (default ../shared/data)")
     parser.add_argument("--json", default=None, help="also write the results as JSON here")
+    parser.add_argument(
+        "--write-csv",
+        default=None,
+        help="also write naslib_cifar10.csv / naslib_cifar100.csv (proxies, val_accuracy, params_m) "
+        "into this folder, for `lswag libra fit`",
+    )
     args = parser.parse_args()
     data_dir = shared_data_dir(args.data)
     directions = {p: "max" for p in PROXIES}  # NASLib stores every score as higher-is-better
@@ -99,6 +105,23 @@ def main() -> None:
     # Single proxies on all rows, for reference.
     print("| proxy | ρ C10 (all rows) | ρ C100 (all rows) |\n|---|---|---|")
     tables = {ds: load_naslib(data_dir, ds) for ds in ("cifar10", "cifar100")}
+    if args.write_csv:
+        import csv
+
+        folder = Path(args.write_csv)
+        folder.mkdir(parents=True, exist_ok=True)
+        for ds, (table, acc, params) in tables.items():
+            with open(folder / f"naslib_{ds}.csv", "w", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow([*PROXIES, "val_accuracy", "params_m"])
+                for i in range(len(acc)):
+                    writer.writerow(
+                        [
+                            *(repr(float(table[p][i])) for p in PROXIES),
+                            float(acc[i]),
+                            float(params[i]),
+                        ]
+                    )
     for p in PROXIES:
         r = [libra.spearman(tables[ds][0][p], tables[ds][1]) for ds in tables]
         results["single"][p] = r
