@@ -71,15 +71,15 @@ def seed_cache(evaluator, pool: dict[str, dict[str, float]]) -> int:
     """Puts the pool's scores (the proxy and, for LIBRA, its members) into the evaluator's cache."""
     from lswag_plugin.libra import load
 
-    evaluator._load()
+    evaluator.load()
     items = {}
     model = load(evaluator.options["libra"]["model"]) if evaluator.proxy == "libra" else None
     for arch, values in pool.items():
         key = evaluator.space.encode(arch)
         for name, value in values.items():
-            items[evaluator._key(key, name)] = value
+            items[evaluator.cache_key(key, name)] = value
         if model is not None:
-            items[evaluator._key(key, "libra")] = model.score(values)
+            items[evaluator.cache_key(key, "libra")] = model.score(values)
     evaluator.cache.put_many(items)
     return len(pool)
 

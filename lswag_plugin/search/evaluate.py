@@ -75,6 +75,7 @@ class ProxyEvaluator:
         self.data = data
         self._batch: Any = None
         self._fingerprint: str | None = None
+        self._libra_tag: str | None = None
         if cache == "auto":
             from lswag_plugin.cache import ScoreCache
 
@@ -83,7 +84,8 @@ class ProxyEvaluator:
         #: Architectures actually scored by the engine (cache misses), for reports and tests.
         self.computed = 0
 
-    def _load(self) -> None:
+    def load(self) -> None:
+        """Loads the batch (once) and its fingerprint, the ``data`` field of cache keys."""
         if self._batch is None:
             from lswag_plugin.data import batch_fingerprint, load_batch
 
@@ -96,14 +98,18 @@ class ProxyEvaluator:
         """The cache name of a proxy: LIBRA's includes a hash of its model file (different fit, different score)."""
         if name != "libra":
             return name
-        from lswag_plugin.proxies.libra import model_path
+        if self._libra_tag is None:
+            from lswag_plugin.proxies.libra import model_path
 
-        digest = hashlib.sha256(Path(model_path(self.options.get("libra", {}))).read_bytes())
-        return f"libra:{digest.hexdigest()[:12]}"
+            path = Path(model_path(self.options.get("libra", {})))
+            self._libra_tag = f"libra:{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+        return self._libra_tag
 
-    def _key(self, arch_key: str, name: str) -> Any:
+    def cache_key(self, arch_key: str, name: str) -> Any:
+        """Returns the :class:`~lswag_plugin.cache.CacheKey` of proxy ``name`` for an encoded architecture."""
         from lswag_plugin.cache import CacheKey, cache_version
 
+        self.load()
         options = {k: v for k, v in self.options.items() if k != "libra"}
         return CacheKey(
             space=self.space.name,
@@ -121,11 +127,11 @@ class ProxyEvaluator:
 
         import lswag_plugin
 
-        self._load()
+        self.load()
         keys = [self.space.encode(a) for a in archs]
         found: dict[str, float] = {}
         if self.cache is not None:
-            wanted = {self._key(k, self.proxy): k for k in keys}
+            wanted = {self.cache_key(k, self.proxy): k for k in keys}
             for cache_key, value in self.cache.get_many(list(wanted)).items():
                 found[wanted[cache_key]] = value
         for arch_key in keys:
@@ -156,7 +162,7 @@ class ProxyEvaluator:
                 registered = {p.name for p in available()}
                 extra = {n: v for n, v in scores.components.items() if n in registered}
                 self.cache.put_many(
-                    {self._key(arch_key, n): float(v) for n, v in {**extra, **scores}.items()}
+                    {self.cache_key(arch_key, n): float(v) for n, v in {**extra, **scores}.items()}
                 )
         return [found[k] for k in keys]
 
