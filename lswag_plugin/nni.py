@@ -227,15 +227,12 @@ class ZeroCostEvaluator(Evaluator):
         return result
 
     def evaluate(self, model: Any) -> dict[str, float]:
-        """Scores an already built candidate and reports the result to NNI when a trial is running.
+        """Scores an already built candidate (NNI calls :meth:`_execute`, which also reports it).
 
         Returns:
-            The reported dict (``"default"`` plus every proxy).
+            The final result NNI would get (``"default"`` plus every proxy).
         """
-        result = self.metrics(model)
-        if nni.get_current_parameter() is not None:
-            nni.report_final_result(result)
-        return result
+        return self.metrics(model)
 
     def _execute(self, model: Any) -> dict[str, float]:
         """Builds the frozen ``model`` (an ``ExecutableModelSpace``), scores it, reports or fails it."""
@@ -247,6 +244,7 @@ class ZeroCostEvaluator(Evaluator):
                     torch.manual_seed(self.init_seed)
                 network = model.executable_model()
             result = self.evaluate(network)
+            nni.report_final_result(result)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:

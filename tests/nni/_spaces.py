@@ -58,8 +58,19 @@ class NotFinite(nn.Module):
         return self.conv(x) * float("inf")
 
 
+class ZeroOut(nn.Module):
+    """A candidate op whose output is all zeros (like a disconnected NB201 cell): NWOT is -inf."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x).mul(0.0)
+
+
 class FailingSpace(ModelSpace):
-    """4 candidates: two work, one raises in forward, one outputs inf."""
+    """5 candidates: two work, one has a -inf NWOT, one raises in forward, one outputs inf."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,6 +78,7 @@ class FailingSpace(ModelSpace):
             {
                 "conv1": nn.Conv2d(3, 8, 1),
                 "conv3": nn.Conv2d(3, 8, 3, padding=1),
+                "zero": ZeroOut(),
                 "broken": Broken(),
                 "inf": NotFinite(),
             },

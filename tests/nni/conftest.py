@@ -34,6 +34,11 @@ def _nni_home(monkeypatch: pytest.MonkeyPatch) -> None:
         from nni.tools.nnictl import config_utils, constants
     except ImportError:  # NNI absent: the test modules skip
         return
+    import nni
+
+    monkeypatch.setattr(
+        nni.trial, "_params", None
+    )  # an in-process experiment leaves its last trial set
     home = str(Path(os.environ["HOME"]) / "nni-experiments")
     monkeypatch.setattr(constants, "NNI_HOME_DIR", home)
     monkeypatch.setattr(config_utils.Experiments.__init__, "__defaults__", (home,))

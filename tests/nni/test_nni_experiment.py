@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import socket
 from typing import Any
 
 import pytest
@@ -12,8 +14,9 @@ pytest.importorskip("nni", reason="NNI is an optional dependency: pip install -e
 from nni.nas import strategy
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 from nni.nas.hub.pytorch import AutoFormer, NasBench201
-from nni.nas.space import ModelStatus
+from nni.nas.space import ModelStatus, SimplifiedModelSpace
 
+from lswag_plugin.data import default_batch
 from lswag_plugin.nni import ZeroCostEvaluator, nb201_arch_from_sample, sequential_config
 from lswag_plugin.spaces.nb201 import parse_arch
 from tests.nni._spaces import FailingSpace, SmallSpace, TimmViTSpace
@@ -87,29 +90,68 @@ def test_policy_based_rl() -> None:
     check_export(exp, evaluator, 4, k=2)
 
 
+def check_failures(exp: NasExperiment, evaluator: ZeroCostEvaluator) -> None:
+    """FailingSpace: the two bad candidates failed with their reasons, the others were exported."""
+    status = {m.sample["op"]: m.status for m in exp.strategy.list_models(sort=False)}
+    assert status == {
+        "conv1": ModelStatus.Trained,
+        "conv3": ModelStatus.Trained,
+        "zero": ModelStatus.Trained,
+        "broken": ModelStatus.Failed,
+        "inf": ModelStatus.Failed,
+    }
+    exported = exp.export_top_models(top_k=5, formatter="dict")
+    assert sorted(s["op"] for s in exported) == ["conv1", "conv3", "zero"]
+    assert exported[-1] == {"op": "zero"}  # NWOT -inf: ranked last, still a result
+
+
 @pytest.mark.filterwarnings("ignore::lswag_plugin.engine.run.NonFiniteOutputWarning")
 def test_failing_candidates_become_failed_trials_and_the_experiment_finishes() -> None:
-    evaluator = ZeroCostEvaluator("lswag", batch_size=8, resolution=8)
+    evaluator = ZeroCostEvaluator("nwot,lswag", batch_size=8, resolution=8)
     config = NasExperimentConfig("sequential", "simplified")  # continue_on_failure is off here
-    config.max_trial_number = 4
+    config.max_trial_number = 5
     exp = NasExperiment(FailingSpace(), evaluator, strategy.GridSearch(shuffle=False), config)
     try:
         exp.run()
     finally:
         exp.stop()
-    status = {m.sample["op"]: m.status for m in exp.strategy.list_models(sort=False)}
-    assert status == {
-        "conv1": ModelStatus.Trained,
-        "conv3": ModelStatus.Trained,
-        "broken": ModelStatus.Failed,
-        "inf": ModelStatus.Failed,
-    }
+    check_failures(exp, evaluator)
     reasons = {r.sample["op"]: r.failure for r in evaluator.history}
     assert reasons["broken"].startswith("RuntimeError: this op is broken on purpose")
-    assert reasons["inf"].startswith("TrialFailed: lswag is NaN")
-    assert reasons["conv1"] is None and reasons["conv3"] is None
-    exported = exp.export_top_models(top_k=4, formatter="dict")
-    assert sorted(s["op"] for s in exported) == ["conv1", "conv3"]
+    assert reasons["inf"].startswith("TrialFailed: nwot is NaN")
+    assert reasons["conv1"] is None and reasons["conv3"] is None and reasons["zero"] is None
+    zero = next(r.metrics for r in evaluator.history if r.sample == {"op": "zero"})
+    assert zero == {"default": -math.inf, "nwot": -math.inf, "lswag": 0.0}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("LSWAG_TEST_NNI_MULTIPROCESS") != "1",
+    reason="starts NNI's manager and one process per trial (~2 min): set LSWAG_TEST_NNI_MULTIPROCESS=1",
+)
+@pytest.mark.filterwarnings("ignore::lswag_plugin.engine.run.NonFiniteOutputWarning")
+def test_default_multiprocess_engine_runs_trials_in_processes() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    x, y = default_batch(8, resolution=8, seed=0)
+    evaluator = ZeroCostEvaluator("nwot,lswag", data=(x, y), batch_size=8)
+    exp = NasExperiment(FailingSpace(), evaluator, strategy.GridSearch(shuffle=False))
+    exp.config.max_trial_number = 5
+    exp.config.trial_concurrency = 1
+    exp.config.training_service.use_active_gpu = False
+    try:
+        exp.run(port=port)
+    finally:
+        exp.stop()
+    assert evaluator.history == []  # every trial ran in its own process
+    check_failures(exp, evaluator)
+    space = SimplifiedModelSpace.from_model(FailingSpace(), evaluator)
+    for model in exp.strategy.list_models(sort=False):
+        if model.status == ModelStatus.Trained:  # same scores as in this process
+            local = space.freeze(model.sample)
+            with evaluator.mock_runtime(local):
+                assert local.execute()["default"] == model.metric
 
 
 def test_autoformer_hub_space() -> None:
