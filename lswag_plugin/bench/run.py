@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -19,7 +17,7 @@ from lswag_plugin.engine import score
 from lswag_plugin.proxies import resolve_names
 from lswag_plugin.spaces import SearchSpace
 
-__all__ = ["BenchResult", "run_bench", "scoring_version"]
+__all__ = ["BenchResult", "format_table", "run_bench"]
 
 
 @dataclass
@@ -46,14 +44,6 @@ class BenchResult:
             "scored": self.scored,
             "from_cache": self.from_cache,
         }
-
-
-def scoring_version(**settings: Any) -> str:
-    """Returns the cache version tag: the library version plus a hash of every scoring setting."""
-    from lswag_plugin import __version__
-
-    blob = json.dumps(settings, sort_keys=True, default=str)
-    return f"{__version__}+{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
 def run_bench(
@@ -85,12 +75,16 @@ def run_bench(
     names = resolve_names(proxies)
     x, y = batch
     fingerprint = batch_fingerprint(x, y)
-    version = scoring_version(
-        minibatches=minibatches,
-        layer_band=str(layer_band),
-        options=options or {},
-        num_classes=num_classes,
-        batch=len(x),
+    from lswag_plugin.cache import cache_version
+
+    version = cache_version(
+        {
+            "minibatches": minibatches,
+            "layer_band": str(layer_band),
+            "options": options or {},
+            "num_classes": num_classes,
+            "batch": len(x),
+        }
     )
     started = time.perf_counter()
     out_rows: list[dict[str, Any]] = []

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["add_scoring_options", "print_json_line", "progress"]
+__all__ = ["add_scoring_options", "apply_threads", "print_json_line", "progress", "proxy_options"]
 
 
 def add_scoring_options(parser: argparse.ArgumentParser) -> None:
@@ -33,8 +33,22 @@ def add_scoring_options(parser: argparse.ArgumentParser) -> None:
         help="how Ψ counts patterns over layers (default per_layer)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's; 1 is fastest for small models on a busy CPU)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print one JSON object as the last line"
     )
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Sets torch's CPU thread count from ``--threads``, if given."""
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
 
 
 def proxy_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:

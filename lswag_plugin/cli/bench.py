@@ -7,7 +7,12 @@ import csv
 import math
 from pathlib import Path
 
-from lswag_plugin.cli._common import add_scoring_options, print_json_line, proxy_options
+from lswag_plugin.cli._common import (
+    add_scoring_options,
+    apply_threads,
+    print_json_line,
+    proxy_options,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,6 +53,7 @@ _DEFAULT_ARCH_COLUMN = {"nb201": "arch_str"}
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_threads(args)
     from lswag_plugin.bench.run import format_table, run_bench
     from lswag_plugin.bench.tables import read_table
     from lswag_plugin.data import load_batch

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import math
 
-from lswag_plugin.cli._common import add_scoring_options, print_json_line, progress, proxy_options
+from lswag_plugin.cli._common import (
+    add_scoring_options,
+    apply_threads,
+    print_json_line,
+    progress,
+    proxy_options,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_threads(args)
     from lswag_plugin.data import load_batch
     from lswag_plugin.engine import score
     from lswag_plugin.models import build_model, default_resolution
