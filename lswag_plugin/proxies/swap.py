@@ -40,6 +40,8 @@ def count_patterns(
     if mode == "per_layer":
         return float(sum(u.shape[0] for u in uniques))
     merged = torch.cat(uniques, 0)
+    if merged.shape[1] == 1:  # one word per pattern: 1-D unique is ~100x faster than unique(dim=0)
+        return float(torch.unique(merged[:, 0]).numel())
     return float(torch.unique(merged, dim=0).shape[0])
 
 
