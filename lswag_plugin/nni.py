@@ -106,7 +106,8 @@ class ZeroCostEvaluator(Evaluator):
 
     Every candidate is scored by :func:`lswag_plugin.score` on the same batch, freshly initialised from
     ``init_seed`` (so a candidate gets the same score whichever strategy proposes it, in any process). The
-    final result sent to NNI is ``{"default": objective oriented to maximise, <proxy>: raw value, ...}``.
+    final result sent to NNI is ``{"default": objective oriented to maximise, <proxy>: raw value, ...}``
+    plus the engine's sub-scores (``lswag.lambda``, ``lswag.psi``, a LIBRA model's member proxies).
     A candidate that cannot be built or scored (or whose objective is NaN) raises :class:`TrialFailed`:
     NNI marks that trial failed with the reason, and the experiment goes on (on the sequential engine the
     evaluator turns on ``continue_on_failure`` if it was off; :func:`sequential_config` sets it up front).
@@ -137,7 +138,7 @@ class ZeroCostEvaluator(Evaluator):
         >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 8))
         >>> metrics = evaluator.evaluate(net)
         >>> sorted(metrics), metrics["default"] == metrics["lswag"]
-        (['default', 'lswag', 'nwot'], True)
+        (['default', 'lswag', 'lswag.lambda', 'lswag.psi', 'nwot'], True)
     """
 
     def __init__(
@@ -199,7 +200,7 @@ class ZeroCostEvaluator(Evaluator):
         return self._batch
 
     def metrics(self, model: torch.nn.Module) -> dict[str, float]:
-        """Returns the final result NNI gets for ``model``: ``"default"`` plus every proxy's raw score.
+        """Returns the final result NNI gets for ``model``: ``"default"``, every proxy's raw score, sub-scores.
 
         Raises:
             TrialFailed: The objective is NaN (the model's output was not finite).
@@ -224,6 +225,8 @@ class ZeroCostEvaluator(Evaluator):
             )
         result = {"default": float(default)}
         result.update({name: float(value) for name, value in scores.items()})
+        # Sub-scores (``lswag.lambda``, ``lswag.psi``) and the members a combined proxy (libra) read.
+        result.update({k: float(v) for k, v in scores.components.items() if k not in result})
         return result
 
     def evaluate(self, model: Any) -> dict[str, float]:

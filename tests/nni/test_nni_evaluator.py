@@ -44,7 +44,8 @@ def test_metrics_are_the_engine_scores_with_default_first_proxy() -> None:
     direct = lswag_plugin.score(net, evaluator.batch(), "lswag,nwot", device="cpu", batch_size=None)
     assert metrics["lswag"] == direct["lswag"] and metrics["nwot"] == direct["nwot"]
     assert metrics["default"] == direct["lswag"]
-    assert {k: v for k, v in metrics.items() if k not in direct} == {"default": direct["lswag"]}
+    assert metrics == {"default": direct["lswag"], **direct.values, **direct.components}
+    assert {"lswag.lambda", "lswag.psi"} <= set(metrics)
     assert all(
         torch.equal(before[k], v) for k, v in net.state_dict().items()
     )  # caller's model intact
