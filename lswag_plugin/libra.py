@@ -330,20 +330,29 @@ class LibraModel:
         Raises:
             LibraError: The dict is not a LIBRA model of a known format.
         """
-        if data.get("format") != MODEL_FORMAT:
+        if not isinstance(data, Mapping) or data.get("format") != MODEL_FORMAT:
+            found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
             raise LibraError(
-                f"not a LIBRA model (format {data.get('format')!r}, expected {MODEL_FORMAT!r}); "
+                f"not a LIBRA model (format {found!r}, expected {MODEL_FORMAT!r}); "
                 "create one with `lswag libra fit` or lswag_plugin.libra.fit(...).save(path)"
             )
-        kwargs = {k: v for k, v in data.items() if k not in ("format", "members")}
-        kwargs["target_bias"] = _from_json_float(kwargs.get("target_bias"))
-        for key in ("spearman", "information_gain", "bias"):
-            kwargs[key] = {k: _from_json_float(v) for k, v in kwargs.get(key, {}).items()}
-        members = [
-            MemberTransform(**(dict(m) | {"reference": tuple(m.get("reference", ()))}))
-            for m in data["members"]
-        ]
-        return cls(members=members, **kwargs)
+        try:
+            kwargs = {k: v for k, v in data.items() if k not in ("format", "members")}
+            kwargs["target_bias"] = _from_json_float(kwargs.get("target_bias"))
+            for key in ("spearman", "information_gain", "bias"):
+                kwargs[key] = {k: _from_json_float(v) for k, v in kwargs.get(key, {}).items()}
+            members = [
+                MemberTransform(**(dict(m) | {"reference": tuple(m.get("reference", ()))}))
+                for m in data["members"]
+            ]
+            return cls(members=members, **kwargs)
+        except LibraError:
+            raise
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise LibraError(
+                f"damaged LIBRA model ({type(exc).__name__}: {exc}); re-create it with "
+                "`lswag libra fit` or lswag_plugin.libra.fit(...).save(path)"
+            ) from exc
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Writes the model as JSON to ``path``; returns the path."""
@@ -395,9 +404,12 @@ def load(path: str | os.PathLike[str]) -> LibraModel:
         raise LibraError(
             f"LIBRA model file {str(path)!r} not found; fit one with `lswag libra fit ... --out {path}`"
         ) from exc
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for a binary file
         raise LibraError(f"LIBRA model file {str(path)!r} is not JSON: {exc}") from exc
-    return LibraModel.from_dict(data)
+    try:
+        return LibraModel.from_dict(data)
+    except LibraError as exc:
+        raise LibraError(f"LIBRA model file {str(path)!r}: {exc}") from exc
 
 
 def _direction_sign(name: str, directions: Mapping[str, str] | None) -> float:
