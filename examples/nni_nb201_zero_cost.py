@@ -46,11 +46,12 @@ def main() -> None:
         seed=args.seed,
         num_classes=10,
     )
+    population = max(2, args.trials // 2)
     experiment = NasExperiment(
         NasBench201(),  # C=16, N=5: the networks of the NAS-Bench-201 table
         evaluator,
         RegularizedEvolution(
-            population_size=max(2, args.trials // 2), sample_size=3, seed=args.seed
+            population_size=population, sample_size=min(3, population), seed=args.seed
         ),
         sequential_config(max_trial_number=args.trials),
     )
