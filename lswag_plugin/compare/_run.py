@@ -1,0 +1,147 @@
+"""The comparison grid: strategies × evaluators × seeds under one budget, resumable from a JSON-lines file."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lswag_plugin.compare._evaluators import CompareError
+from lswag_plugin.compare._strategies import RUNNERS, BudgetSpent
+from lswag_plugin.spaces import SearchSpace
+
+__all__ = ["load_runs", "run_grid", "run_one"]
+
+#: Evaluate ``archs`` → ``[(fitness, seconds charged), ...]``.
+GridEvaluator = Callable[[Sequence[Any]], list[tuple[float, float]]]
+
+
+def run_one(
+    strategy: str,
+    space: SearchSpace,
+    evaluate: GridEvaluator,
+    accuracy: Mapping[str, float],
+    *,
+    budget: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Runs one strategy with one evaluator; returns the run's record (trajectories included).
+
+    The record has, per evaluation ``i`` (1-based, distinct architectures): ``best_acc[i-1]``, the table
+    accuracy of the architecture with the best fitness among the first ``i`` (earliest among ties), and
+    ``seconds[i-1]``, the cost so far: the strategy's own wall-clock time plus the scoring seconds charged
+    by the evaluator (cache hits are charged what the score cost when it was computed).
+    """
+    if strategy not in RUNNERS:
+        raise CompareError(f"unknown strategy {strategy!r}; choose from {', '.join(RUNNERS)}")
+    fitness: dict[str, float] = {}
+    best: list[float] = []
+    seconds: list[float] = []
+    state: dict[str, Any] = {"best_key": None, "best_fit": -math.inf, "charged": 0.0}
+    started = time.perf_counter()
+    scoring = [0.0]  # wall time spent inside the evaluator (replaced by the charged seconds)
+
+    def track(archs: Sequence[Any]) -> list[float]:
+        keys = [space.encode(a) for a in archs]
+        new = [k for k in dict.fromkeys(keys) if k not in fitness]
+        if new and len(fitness) >= budget:
+            raise BudgetSpent
+        new = new[: budget - len(fitness)]
+        if new:
+            t0 = time.perf_counter()
+            results = evaluate([space.decode(k) for k in new])
+            scoring[0] += time.perf_counter() - t0
+            for key, (fit, cost) in zip(new, results):
+                if key not in accuracy:
+                    raise CompareError(
+                        f"architecture {key!r} is not in the accuracy table; use a full table"
+                    )
+                fitness[key] = fit
+                state["charged"] += cost
+                if state["best_key"] is None or fit > state["best_fit"]:
+                    state["best_key"], state["best_fit"] = key, fit
+                best.append(float(accuracy[state["best_key"]]))
+                own = time.perf_counter() - started - scoring[0]
+                seconds.append(own + state["charged"])
+        return [fitness.get(k, -math.inf) for k in keys]
+
+    with contextlib.suppress(BudgetSpent):
+        RUNNERS[strategy](space, track, budget=budget, seed=seed)
+    return {
+        "strategy": strategy,
+        "seed": seed,
+        "budget": budget,
+        "evaluations": len(fitness),
+        "best_arch": state["best_key"],
+        "best_acc": best,
+        "seconds": seconds,
+        "wall_seconds": time.perf_counter() - started,
+    }
+
+
+def load_runs(path: str | Path) -> list[dict[str, Any]]:
+    """Returns the finished runs stored in ``path`` (JSON lines; a torn last line is ignored)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    runs = []
+    for line in path.read_text().splitlines():
+        try:
+            runs.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a run killed mid-write: it is simply run again
+    return runs
+
+
+def run_grid(
+    space: SearchSpace,
+    evaluators: Mapping[str, GridEvaluator],
+    accuracy: Mapping[str, float],
+    *,
+    strategies: Sequence[str],
+    seeds: Sequence[int],
+    budget: int,
+    runs_path: str | Path,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Runs every (seed, strategy, evaluator) not yet in ``runs_path`` and appends it there.
+
+    Seeds are the outer loop, so an interrupted grid has whole seeds done first.
+
+    Returns:
+        Every run of the grid (stored and new) for these strategies, evaluators, seeds and budget.
+    """
+    for name in strategies:
+        if name not in RUNNERS:
+            raise CompareError(f"unknown strategy {name!r}; choose from {', '.join(RUNNERS)}")
+    path = Path(runs_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = {(r["strategy"], r["evaluator"], r["seed"], r["budget"]) for r in load_runs(path)}
+    for seed in seeds:
+        for strategy in strategies:
+            for name, evaluate in evaluators.items():
+                if (strategy, name, seed, budget) in done:
+                    continue
+                record = run_one(strategy, space, evaluate, accuracy, budget=budget, seed=seed)
+                record["evaluator"] = name
+                torn = (
+                    path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n")
+                )
+                with path.open("a") as fh:
+                    fh.write(("\n" if torn else "") + json.dumps(record) + "\n")
+                done.add((strategy, name, seed, budget))
+                if on_run is not None:
+                    on_run(record)
+    wanted = set(strategies), set(evaluators), set(seeds)
+    return [
+        r
+        for r in load_runs(path)
+        if r["budget"] == budget
+        and r["strategy"] in wanted[0]
+        and r["evaluator"] in wanted[1]
+        and r["seed"] in wanted[2]
+    ]

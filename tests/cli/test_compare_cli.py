@@ -1,0 +1,85 @@
+"""`lswag compare`: report files, JSON summary, resuming from the cache and the runs file."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from lswag_plugin.cli import main
+from lswag_plugin.spaces import get_space
+
+
+def _table(tmp_path):
+    path = tmp_path / "acc.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["arch_str", "acc"])
+        for arch in get_space("nb201").all_archs():  # made-up accuracies
+            writer.writerow([arch, 80 + arch.count("nor_conv_3x3")])
+    return path
+
+
+def test_compare_writes_report_and_resumes_without_recomputing(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = [
+        "compare",
+        "--table",
+        str(_table(tmp_path)),
+        "--target",
+        "acc",
+        "--budget",
+        "4",
+        "--seeds",
+        "2",
+        "--strategies",
+        "random,evolution",
+        "--evaluators",
+        "params,oracle",
+        "--batch-size",
+        "4",
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+        "--out",
+        str(out),
+        "--json",
+    ]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert first["runs"] == 8
+    assert {(r["strategy"], r["evaluator"], r["seeds"]) for r in first["summary"]} == {
+        (s, e, 2) for s in ("random", "evolution") for e in ("params", "oracle")
+    }
+    for name in ("report.md", "runs.jsonl", "best_vs_evaluations.png", "best_vs_seconds.png"):
+        assert (out / name).stat().st_size > 0
+    report = (out / "report.md").read_text()
+    assert "| strategy | oracle | params |" in report
+    assert "Cells scored by the engine in this invocation: 8;" in report  # gen 0 = random's cells
+    runs = (out / "runs.jsonl").read_text()
+
+    assert main(args) == 0  # a rerun: every run stored, every score cached
+    second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert second["summary"] == first["summary"]
+    assert (out / "runs.jsonl").read_text() == runs
+    assert "Cells scored by the engine in this invocation: 0;" in (out / "report.md").read_text()
+
+
+def test_compare_unknown_strategy_exits_with_a_message(tmp_path, capsys):
+    code = main(
+        [
+            "compare",
+            "--table",
+            str(_table(tmp_path)),
+            "--target",
+            "acc",
+            "--budget",
+            "2",
+            "--strategies",
+            "hill-climb",
+            "--evaluators",
+            "oracle",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 2
+    assert "unknown strategy 'hill-climb'" in capsys.readouterr().err
