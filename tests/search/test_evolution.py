@@ -10,7 +10,7 @@ import pytest
 
 from lswag_plugin.search import EvolutionSearch, RandomSearch, SearchError, get_strategy
 from lswag_plugin.spaces import get_space
-from lswag_plugin.spaces.nb201 import parse_arch
+from lswag_plugin.spaces.nb201 import NB201, parse_arch
 
 
 def conv3x3_count(archs):
@@ -84,19 +84,32 @@ def test_children_come_from_the_top_parents(space):
     assert np.mean(diffs) < 3
 
 
-def test_parameter_limits_are_respected(space):
-    result = EvolutionSearch().search(get_space("nb201"), conv3x3_count, budget=100, seed=0)
-    limited = EvolutionSearch(params_max=0.5).search(space, conv3x3_count, budget=100, seed=0)
-    assert result.best_params > 0.5e6 >= limited.best_params
-    for h in limited.history:
-        assert space.num_params(h["arch"]) <= 0.5e6
-    low = RandomSearch(params_min=1.0).search(space, conv3x3_count, budget=30, seed=0)
-    assert all(space.num_params(h["arch"]) >= 1.0e6 for h in low.history)
+class CountingNB201(NB201):
+    """NB201 with a cheap stand-in parameter count: 0.1 M per conv edge, plus 0.1 M."""
+
+    def num_params(self, arch, *, num_classes=10):
+        return 100_000 * (1 + arch.count("conv"))
 
 
-def test_impossible_limits_raise_a_typed_error(space):
+def test_parameter_limits_are_respected():
+    space = CountingNB201()
+    free = EvolutionSearch().search(space, conv3x3_count, budget=60, seed=0)
+    limited = EvolutionSearch(params_max=0.3).search(space, conv3x3_count, budget=60, seed=0)
+    assert free.best_params > 300_000 >= limited.best_params
+    assert free.best_score > 2.0 >= limited.best_score
+    assert all(space.num_params(h["arch"]) <= 300_000 for h in limited.history)
+    low = RandomSearch(params_min=0.5).search(space, conv3x3_count, budget=30, seed=0)
+    assert all(space.num_params(h["arch"]) >= 500_000 for h in low.history)
+
+
+def test_impossible_limits_raise_a_typed_error():
     with pytest.raises(SearchError, match="params"):
-        RandomSearch(params_max=0.001).search(space, conv3x3_count, budget=5, seed=0)
+        RandomSearch(params_max=0.05).search(CountingNB201(), conv3x3_count, budget=5, seed=0)
+
+
+def test_best_params_is_the_spaces_count(space):
+    result = RandomSearch().search(space, conv3x3_count, budget=3, seed=0)
+    assert result.best_params == space.num_params(result.best_arch)
 
 
 def test_nan_fitness_is_never_best(space):
