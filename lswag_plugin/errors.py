@@ -6,6 +6,7 @@ __all__ = [
     "BadArchitecture",
     "BadBatch",
     "BadData",
+    "BadDevice",
     "LswagError",
     "ProxyNotApplicable",
     "UnknownProxy",
@@ -37,3 +38,7 @@ class BadData(LswagError):
 
 class BadArchitecture(LswagError, ValueError):
     """A malformed architecture string or specification."""
+
+
+class BadDevice(LswagError):
+    """The model or the requested device cannot be used (no CUDA, parameters on the meta device, OOM at 1 sample)."""

@@ -81,6 +81,19 @@ def pack_bits(bits: torch.Tensor, keys: torch.Tensor, offset: int) -> None:
         start += count
 
 
+def clear_bits(keys: torch.Tensor, offset: int, count: int) -> None:
+    """Zeroes the bits of samples ``offset .. offset+count`` in ``keys`` ``(N, W)``."""
+    s, end = offset, offset + count
+    while s < end:
+        word, bit = divmod(s, WORD_BITS)
+        n = min(end - s, WORD_BITS - bit)
+        mask = ((1 << n) - 1) << bit
+        if mask >= 1 << 63:  # as a signed int64
+            mask -= 1 << 64
+        keys[:, word] &= ~mask
+        s += n
+
+
 def _pack_word(chunk: torch.Tensor, bit: int) -> torch.Tensor:
     """Returns the ``(N,)`` int64 words holding ``chunk`` ``(count ≤ 64 - bit, N)`` from bit ``bit`` on."""
     count, neurons = chunk.shape
@@ -161,6 +174,21 @@ class ActivationCapture:
         """Marks the first sample index of the next minibatch."""
         self._offset = offset
         self._call = 0
+
+    def kept_lengths(self) -> list[int]:
+        """Returns how many raw outputs each call holds (to roll back a failed attempt)."""
+        return [len(o) for o in self.outputs]
+
+    def roll_back(self, offset: int, count: int, kept: list[int]) -> None:
+        """Forgets what a failed attempt captured for samples ``offset .. offset+count``.
+
+        Clears those samples' pattern bits and drops raw outputs kept after ``kept`` (from
+        :meth:`kept_lengths`), so the samples can be captured again, e.g. in smaller pieces.
+        """
+        for pattern in self.patterns:
+            clear_bits(pattern.keys, offset, count)
+        for call, outputs in enumerate(self.outputs):
+            del outputs[kept[call] if call < len(kept) else 0 :]
 
     def _hook(self, module: nn.Module, args: tuple, output: torch.Tensor) -> None:
         if not isinstance(output, torch.Tensor) or output.dim() == 0:

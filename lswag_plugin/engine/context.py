@@ -104,6 +104,8 @@ class PassResults:
     flops: float | None = None
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     components: dict[str, float] = field(default_factory=dict)
+    #: Times a minibatch was split further after running out of memory.
+    backoffs: int = 0
     _batch_grads: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
 
     @property

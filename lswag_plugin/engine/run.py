@@ -20,7 +20,7 @@ from lswag_plugin.engine.capture import ActivationCapture, LayerOutputCapture, i
 from lswag_plugin.engine.context import PassResults, disable_fused_attention, drop_module_hooks
 from lswag_plugin.engine.plan import Plan, make_plan
 from lswag_plugin.engine.scores import Scores
-from lswag_plugin.errors import BadBatch, LswagError, ProxyNotApplicable
+from lswag_plugin.errors import BadBatch, BadDevice, LswagError, ProxyNotApplicable
 
 __all__ = ["NonFiniteOutputWarning", "resolve_device", "score"]
 
@@ -35,7 +35,12 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     """Returns the scoring device: ``None``/``"auto"`` picks CUDA when present, else CPU."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BadDevice(
+            f"device {str(dev)!r} was requested but CUDA is not available; use device='cpu' or 'auto'"
+        )
+    return dev
 
 
 def logits_of(output: Any) -> torch.Tensor:
@@ -96,11 +101,19 @@ def private_copy(model: nn.Module, device: torch.device) -> nn.Module:
 
     The copy has no module hooks: the caller's hooks (shared by the deep copy) never fire while scoring.
     """
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+        raise BadDevice(
+            f"{type(model).__name__} has tensors on the meta device (no data): materialise it first, "
+            "e.g. model.to_empty(device='cpu') and initialise its weights"
+        )
     try:
         work = copy.deepcopy(model)
     except Exception as exc:  # pragma: no cover - depends on exotic user models
         raise LswagError(f"cannot copy the model to score it without changing it: {exc}") from exc
-    work = work.to(device)
+    try:
+        work = work.to(device)
+    except RuntimeError as exc:
+        raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
     drop_module_hooks(work)
     work.train()
     for p in work.parameters():
@@ -148,64 +161,52 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
         if plan.layer_output_grads:
             stack.enter_context(layer_outputs.attached())
         for k, size in enumerate(ctx.minibatch_sizes):
-            xk = ctx.inputs[offset : offset + size]
-            yk = ctx.targets[offset : offset + size]
-            capture.start_minibatch(offset)
-            layer_outputs.scale = size / ctx.num_samples
-            if plan.input_grads:
-                xk = xk.clone().requires_grad_(True)
-            with torch.set_grad_enabled(plan.backward):
-                if plan.flops and k == 0:
-                    from torch.utils.flop_counter import FlopCounterMode
-
-                    with FlopCounterMode(display=False) as counter:
-                        raw = model(xk)
-                    ctx.flops = counter.get_total_flops() / size
-                else:
-                    raw = model(xk)
-                out = logits_of(raw) if not custom_loss else raw
-                if k == 0:
-                    _check_output(out, yk, ctx.num_classes, custom_loss)
-                if not custom_loss:
-                    _check_labels(yk, out.shape[1])
-                if isinstance(out, torch.Tensor) and not torch.isfinite(out).all():
-                    finite = False
-                if plan.backward:
-                    if plan.input_grads:
-                        # Gradient hooks are for the loss's backward only, not this one.
-                        capture.grads_active = layer_outputs.active = False
-                        (g,) = torch.autograd.grad(out, xk, torch.ones_like(out), retain_graph=True)
-                        capture.grads_active = layer_outputs.active = True
-                        input_grads.append(g.detach())
-                    loss = loss_fn(out, yk)
-                    if not torch.isfinite(loss):
-                        finite = False
-                    ctx.losses.append(float(loss.detach()))
-                    if second_order:
-                        # Gradients that can be differentiated again, for H g after the loop.
-                        gk = torch.autograd.grad(
-                            loss, weights, create_graph=True, allow_unused=True
-                        )
-                        graphs.append((size / ctx.num_samples, gk))
-                        for (name, m), g in zip(ctx.weight_layers, gk):
-                            grads[name].append(
-                                g.detach() if g is not None else torch.zeros_like(m.weight.detach())
-                            )
-                    else:
-                        model.zero_grad(set_to_none=True)
-                        loss.backward()
-                    if plan.weight_grads and not second_order:
-                        for name, m in ctx.weight_layers:
-                            g = m.weight.grad
-                            # zero_grad(set_to_none) hands the tensor over: no copy needed.
-                            grads[name].append(
-                                g.detach()
-                                if g is not None
-                                else torch.zeros_like(m.weight, requires_grad=False)
-                            )
+            pieces = 1
+            while True:
+                kept = capture.kept_lengths()
+                try:
+                    result = _minibatch(
+                        plan,
+                        ctx,
+                        k,
+                        offset,
+                        size,
+                        pieces,
+                        capture,
+                        layer_outputs,
+                        loss_fn,
+                        custom_loss,
+                        weights,
+                        grads,
+                        graphs,
+                    )
+                    break
+                except torch.OutOfMemoryError as exc:
+                    # Back off: forget the attempt, split the minibatch in more pieces (gradients
+                    # accumulate, pattern bits go to the same sample offsets: the K statistics are
+                    # unchanged). Proxies whose captures cannot be rolled back need the full piece.
                     model.zero_grad(set_to_none=True)
-            if isinstance(out, torch.Tensor):
-                outputs.append(out.detach())
+                    capture.roll_back(offset, size, kept)
+                    if ctx.device.type == "cuda":
+                        torch.cuda.empty_cache()
+                    if (
+                        pieces >= size
+                        or second_order
+                        or plan.layer_output_grads
+                        or plan.activation_grads
+                    ):
+                        raise BadDevice(
+                            f"out of memory scoring a minibatch of {-(-size // pieces)} sample(s) on "
+                            f"{ctx.device}; use a smaller batch_size or another device ({exc})"
+                        ) from exc
+                    pieces = min(size, pieces * 2)
+                    ctx.backoffs += 1
+            out_k, input_grad_k, finite_k = result
+            finite = finite and finite_k
+            if out_k is not None:
+                outputs.append(out_k)
+            if input_grad_k is not None:
+                input_grads.append(input_grad_k)
             offset += size
         if second_order and finite:
             capture.grads_active = layer_outputs.active = False
@@ -219,6 +220,94 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
     ctx.outputs = torch.cat(outputs) if outputs else None
     ctx.input_grads = torch.cat(input_grads) if input_grads else None
     return finite
+
+
+def _split_range(size: int, pieces: int) -> list[tuple[int, int]]:
+    """Returns ``(start, length)`` of ``pieces`` near-equal consecutive pieces of ``size`` samples."""
+    return [(sum(_split(size, pieces)[:i]), n) for i, n in enumerate(_split(size, pieces)) if n]
+
+
+def _minibatch(
+    plan: Plan,
+    ctx: PassResults,
+    k: int,
+    offset: int,
+    size: int,
+    pieces: int,
+    capture: ActivationCapture,
+    layer_outputs: Any,
+    loss_fn: LossFn,
+    custom_loss: bool,
+    weights: list[torch.Tensor],
+    grads: dict[str, list[torch.Tensor]],
+    graphs: list,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, bool]:
+    """Runs minibatch ``k`` (in ``pieces`` pieces whose gradients accumulate); returns its outputs,
+    input gradients and whether they were finite. Appends the minibatch's weight gradients to ``grads``."""
+    model = ctx.model
+    finite = True
+    outs, input_grads = [], []
+    loss_total = 0.0
+    model.zero_grad(set_to_none=True)
+    for start, n in _split_range(size, pieces):
+        xk = ctx.inputs[offset + start : offset + start + n]
+        yk = ctx.targets[offset + start : offset + start + n]
+        capture.start_minibatch(offset + start)
+        layer_outputs.scale = n / ctx.num_samples
+        if plan.input_grads:
+            xk = xk.clone().requires_grad_(True)
+        with torch.set_grad_enabled(plan.backward):
+            if plan.flops and k == 0 and start == 0:
+                from torch.utils.flop_counter import FlopCounterMode
+
+                with FlopCounterMode(display=False) as counter:
+                    raw = model(xk)
+                ctx.flops = counter.get_total_flops() / n
+            else:
+                raw = model(xk)
+            out = logits_of(raw) if not custom_loss else raw
+            if k == 0 and start == 0:
+                _check_output(out, yk, ctx.num_classes, custom_loss)
+            if not custom_loss:
+                _check_labels(yk, out.shape[1])
+            if isinstance(out, torch.Tensor) and not torch.isfinite(out).all():
+                finite = False
+            if plan.backward:
+                if plan.input_grads:
+                    # Gradient hooks are for the loss's backward only, not this one.
+                    capture.grads_active = layer_outputs.active = False
+                    (g,) = torch.autograd.grad(out, xk, torch.ones_like(out), retain_graph=True)
+                    capture.grads_active = layer_outputs.active = True
+                    input_grads.append(g.detach())
+                loss = loss_fn(out, yk)
+                if not torch.isfinite(loss):
+                    finite = False
+                loss_total += float(loss.detach()) * n / size
+                if plan.hessian_grad_product:
+                    # Gradients that can be differentiated again, for H g after the loop.
+                    gk = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+                    graphs.append((size / ctx.num_samples, gk))
+                    for (name, m), g in zip(ctx.weight_layers, gk):
+                        grads[name].append(
+                            g.detach() if g is not None else torch.zeros_like(m.weight.detach())
+                        )
+                else:
+                    # Pieces of a minibatch accumulate the gradient of its mean loss.
+                    (loss * (n / size) if pieces > 1 else loss).backward()
+        if isinstance(out, torch.Tensor):
+            outs.append(out.detach())
+    if plan.backward:
+        ctx.losses.append(loss_total)
+        if plan.weight_grads and not plan.hessian_grad_product:
+            for name, m in ctx.weight_layers:
+                g = m.weight.grad
+                # zero_grad(set_to_none) hands the tensor over: no copy needed.
+                grads[name].append(
+                    g.detach() if g is not None else torch.zeros_like(m.weight, requires_grad=False)
+                )
+        model.zero_grad(set_to_none=True)
+    out_all = torch.cat(outs) if outs else None
+    return out_all, (torch.cat(input_grads) if input_grads else None), finite
 
 
 def _hessian_grad_product(
@@ -364,5 +453,6 @@ def score(
             "seed": seed,
             "layer_band": [band.low, band.high],
             "proxy_seconds": proxy_seconds,
+            "oom_backoffs": ctx.backoffs,
         },
     )

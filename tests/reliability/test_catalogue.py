@@ -22,7 +22,7 @@ import lswag_plugin
 from lswag_plugin import libra
 from lswag_plugin.cache import CacheError, CacheKey, ScoreCache
 from lswag_plugin.engine.run import NonFiniteOutputWarning
-from lswag_plugin.errors import BadArchitecture, LswagError
+from lswag_plugin.errors import BadArchitecture, BadDevice, LswagError
 from lswag_plugin.spaces import get_space
 from tests.reliability._catalogue import ENTRIES, Entry, Tied, batch, cnn, with_hooks
 from tests.reliability._snapshot import assert_untouched, snapshot
@@ -317,14 +317,6 @@ class OomAbove(nn.Module):
         return self.net(x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=torch.OutOfMemoryError,
-    reason="engine has no OOM back-off yet: on torch.OutOfMemoryError the engine should split each "
-    "minibatch into halves (down to 1 sample), accumulate gradient sums, pack pattern bits at the "
-    "right sample offsets and run the statistics over the same K minibatches, so the score equals "
-    "the unsplit one within rel 1e-5 (float summation order only)",
-)
 def test_simulated_oom_backs_off_and_gives_the_same_score() -> None:
     proxies = "lswag,nwot,zico,snip"
     want = lswag_plugin.score(OomAbove(cnn(bn=False), 64), batch(), proxies, device="cpu")
@@ -332,5 +324,14 @@ def test_simulated_oom_backs_off_and_gives_the_same_score() -> None:
     before = snapshot(net)
     got = lswag_plugin.score(net, batch(), proxies, device="cpu")
     assert_untouched(net, before)
+    assert got.meta["oom_backoffs"] == 2  # each of the K = 2 minibatches was split once
     for name in want:
         assert got[name] == pytest.approx(want[name], rel=1e-5)
+
+
+def test_oom_at_one_sample_is_a_typed_error() -> None:
+    net = OomAbove(cnn(bn=False), 0)
+    before = snapshot(net)
+    with pytest.raises(BadDevice, match="out of memory"):
+        lswag_plugin.score(net, batch(), "lswag", device="cpu")
+    assert_untouched(net, before)
