@@ -148,6 +148,20 @@ class ZeroCostGrid:
                 items[owner.cache_key(arch_key, name)] = float(value)
             self.cache.put_many(items)
 
+    def _stored_seconds(self, group: list[str]) -> list[float]:
+        """Returns every seconds value the cache holds for ``group`` (any architecture)."""
+        probe = self._seconds_key("", group)
+        keys = [
+            k
+            for k in self.cache
+            if k.proxy == probe.proxy
+            and k.space == probe.space
+            and k.data == probe.data
+            and k.seed == probe.seed
+            and k.version == probe.version
+        ]
+        return [float(v) for v in self.cache.get_many(keys).values()]
+
     def evaluator(self, proxy: str) -> Any:
         """Returns ``evaluate(archs) -> [(fitness, seconds charged), ...]`` for ``proxy``."""
         ev = self.evaluators[proxy]
@@ -165,6 +179,8 @@ class ZeroCostGrid:
             secs_keys = {self._seconds_key(k, group): k for k in keys}
             secs = {secs_keys[c]: v for c, v in self.cache.get_many(list(secs_keys)).items()}
             pool = self._medians.setdefault("+".join(group), [])
+            if not pool and len(secs) < len(keys):
+                pool.extend(self._stored_seconds(group))
             pool.extend(secs.values())
             out = []
             for k in keys:

@@ -186,3 +186,14 @@ def test_runs_are_json_lines(tmp_path):
     (record,) = [json.loads(line) for line in path.read_text().splitlines()]
     assert record["evaluator"] == "oracle" and record["budget"] == 3
     assert all(math.isfinite(s) for s in record["seconds"])
+
+
+def test_median_comes_from_the_cache_when_this_process_measured_nothing(small_batch):
+    cache = ScoreCache(":memory:")
+    kwargs = dict(cache=cache, data=small_batch, batch_size=8)
+    measured = ZeroCostGrid(SPACE, ["params"], **kwargs).evaluator("params")(ARCHS[1:])
+    ProxyEvaluator(SPACE, "params", **kwargs)(ARCHS[:1])  # a plain search: no seconds recorded
+    grid = ZeroCostGrid(SPACE, ["params"], **kwargs)
+    ((_, cost),) = grid.evaluator("params")(ARCHS[:1])
+    assert grid.computed == {} and grid.estimated == 1
+    assert cost == measured[0][1]
