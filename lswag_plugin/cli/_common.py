@@ -33,6 +33,9 @@ def add_scoring_options(parser: argparse.ArgumentParser) -> None:
         help="how Ψ counts patterns over layers (default per_layer)",
     )
     parser.add_argument(
+        "--libra-model", default=None, help="fitted LIBRA model (JSON) for the 'libra' proxy"
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -57,6 +60,8 @@ def proxy_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if getattr(args, "pattern_count", None):
         options["lswag"] = {"pattern_count": args.pattern_count}
         options["swap"] = {"pattern_count": args.pattern_count}
+    if getattr(args, "libra_model", None):
+        options["libra"] = {"model": args.libra_model}
     return options
 
 
