@@ -123,7 +123,8 @@ def plot_runs(runs: Sequence[dict[str, Any]], path: str | Path, *, x: str, title
         ax.set_xlabel("evaluations" if x == "evaluations" else "seconds (charged)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("best-found accuracy")
-    axes[0][-1].legend(loc="lower right", fontsize=8)
+    handles = [plt.Line2D([], [], color=colors[e], label=e) for e in evaluators]
+    axes[0][-1].legend(handles=handles, loc="lower right", fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
