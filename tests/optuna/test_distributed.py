@@ -56,10 +56,19 @@ def _run_shared_study(storage_spec: str, tmp_path: Path) -> None:
     runlog = tmp_path / "runlog"
     runlog.mkdir()
     env = {"LSWAG_TEST_RUNLOG": str(runlog)}
+    gate = tmp_path / "gate"  # while it exists, the first four workers hold their next trial
     workers = [
-        _start(storage_spec, study_name, tmp_path, f"w{i}", **env, LSWAG_TEST_HANG_AT="3")
+        _start(
+            storage_spec,
+            study_name,
+            tmp_path,
+            f"w{i}",
+            **env,
+            LSWAG_TEST_HANG_AT="3",
+            LSWAG_TEST_GATE=str(gate),
+        )
         if i == 0
-        else _start(storage_spec, study_name, tmp_path, f"w{i}", **env)
+        else _start(storage_spec, study_name, tmp_path, f"w{i}", **env, LSWAG_TEST_GATE=str(gate))
         for i in range(4)
     ]
     try:
@@ -74,7 +83,15 @@ def _run_shared_study(storage_spec: str, tmp_path: Path) -> None:
         assert workers[0].wait(30) == -signal.SIGKILL
         done_at_kill = len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))
         assert done_at_kill < N_TRIALS - 20, "the kill must land mid-run"
+        # The joining worker must get work whatever the load: hold the others until it ran a trial.
+        gate.touch()
         workers.append(_start(storage_spec, study_name, tmp_path, "w4", **env))
+        _wait_for(
+            lambda: (runlog / f"{workers[4].pid}.txt").exists(),
+            180,
+            "the joining worker's first trial",
+        )
+        gate.unlink()
         for w in workers[1:]:
             assert w.wait(300) == 0, (tmp_path / "w1.log").read_text()[-2000:]
     finally:

@@ -4,7 +4,8 @@ Parameters: ``kind`` ∈ {conv, mlp, broken, nan}, ``width``. ``broken`` fails t
 reason), ``nan`` produces NaN outputs (→ FAIL, NaN score); the rest are scored with L-SWAG and reported to
 a :class:`ZeroCostPruner` (→ COMPLETE or PRUNED). With ``LSWAG_TEST_HANG_AT=k`` in the environment, the
 worker's k-th trial marks itself ``user_attrs["hang"]`` and sleeps: the test kills that worker. With
-``LSWAG_TEST_RUNLOG=dir`` every objective call appends the trial number to ``dir/<pid>.txt``.
+``LSWAG_TEST_RUNLOG=dir`` every objective call appends the trial number to ``dir/<pid>.txt``. With
+``LSWAG_TEST_GATE=path``, a trial waits while ``path`` exists.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ _count = {"trials": 0}
 
 
 def objective(trial: optuna.Trial) -> float:
+    gate = os.environ.get("LSWAG_TEST_GATE")
+    deadline = time.monotonic() + 300
+    while gate and os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.05)  # held while the test lets a joining worker start (heartbeats go on)
     _count["trials"] += 1
     runlog = os.environ.get("LSWAG_TEST_RUNLOG")
     if runlog:  # one line per objective call: the test checks no trial ran twice
