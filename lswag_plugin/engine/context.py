@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,13 +121,9 @@ class PassResults:
 
         For proxies with a special pass (they may change weights, e.g. synflow's absolute values).
         """
-        model = copy.deepcopy(self.source_model).to(self.device)
-        drop_module_hooks(model)
-        model.train()
-        for p in model.parameters():
-            p.requires_grad_(True)
-            p.grad = None
-        return model
+        from lswag_plugin.engine.run import private_copy  # run imports this module
+
+        return private_copy(self.source_model, self.device)
 
     def batch_weight_grad(self, name: str) -> torch.Tensor:
         """Returns ∂L/∂W of weight layer ``name`` for the whole batch's mean loss: Σ_k (n_k / N) g_k.
