@@ -187,8 +187,9 @@ def estimate_band(
     rows = []
     for i in progress(range(num_networks), desc=f"band {space.name}", disable=not show_progress):
         arch = space.sample(rng)
-        torch.manual_seed(seed + i)
-        model = space.build(arch, num_classes=num_classes, resolution=resolution)
+        model = space.build_seeded(
+            arch, seed=seed + i, num_classes=num_classes, resolution=resolution
+        )
         rows.append(layer_log_sigma_bins(model, batch, seed=seed, device=device))
     profile_all = np.vstack(rows)
     with np.errstate(all="ignore"):

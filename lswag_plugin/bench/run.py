@@ -107,8 +107,9 @@ def run_bench(
             hits = cache.get_many(list(keys.values()))
             values = {n: hits[k] for n, k in keys.items() if k in hits}
         if len(values) < len(names):
-            torch.manual_seed(seed)
-            model = space.build(arch, num_classes=num_classes, resolution=resolution)
+            model = space.build_seeded(
+                arch, seed=seed, num_classes=num_classes, resolution=resolution
+            )
             result = score(
                 model,
                 (x, y),

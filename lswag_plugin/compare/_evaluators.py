@@ -112,7 +112,6 @@ class ZeroCostGrid:
 
     def _score_group(self, group: list[str], arch_keys: list[str]) -> None:
         """Scores ``arch_keys`` with every proxy of ``group`` in one engine call each; fills the cache."""
-        import torch
 
         import lswag_plugin
         from lswag_plugin.proxies import available
@@ -122,13 +121,12 @@ class ZeroCostGrid:
         registered = {p.name for p in available()}
         for arch_key in arch_keys:
             started = time.perf_counter()
-            with torch.random.fork_rng():
-                torch.manual_seed(first.seed)
-                model = self.space.build(
-                    self.space.decode(arch_key),
-                    num_classes=first.num_classes,
-                    resolution=first.resolution,
-                )
+            model = self.space.build_seeded(
+                self.space.decode(arch_key),
+                seed=first.seed,
+                num_classes=first.num_classes,
+                resolution=first.resolution,
+            )
             scores = lswag_plugin.score(
                 model,
                 first._batch,

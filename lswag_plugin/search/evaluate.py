@@ -123,7 +123,6 @@ class ProxyEvaluator:
 
     def raw_scores(self, archs: Sequence[Any]) -> list[float]:
         """Returns the proxy's raw value for each architecture (cache first, then the engine)."""
-        import torch
 
         import lswag_plugin
 
@@ -137,13 +136,12 @@ class ProxyEvaluator:
         for arch_key in keys:
             if arch_key in found:
                 continue
-            with torch.random.fork_rng():
-                torch.manual_seed(self.seed)
-                model = self.space.build(
-                    self.space.decode(arch_key),
-                    num_classes=self.num_classes,
-                    resolution=self.resolution,
-                )
+            model = self.space.build_seeded(
+                self.space.decode(arch_key),
+                seed=self.seed,
+                num_classes=self.num_classes,
+                resolution=self.resolution,
+            )
             scores = lswag_plugin.score(
                 model,
                 self._batch,

@@ -45,6 +45,16 @@ class SearchSpace(abc.ABC):
     def crossover(self, a: Any, b: Any, rng: np.random.Generator) -> Any:
         """Returns a child taking each choice from ``a`` or ``b`` at random."""
 
+    def build_seeded(
+        self, arch: Any, *, seed: int, num_classes: int = 10, resolution: int | None = None
+    ) -> nn.Module:
+        """Returns :meth:`build` of ``arch`` initialised from ``seed``, leaving the global torch RNG as it was."""
+        import torch
+
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return self.build(arch, num_classes=num_classes, resolution=resolution)
+
     def validate(self, arch: Any) -> Any:
         """Returns ``arch`` in canonical form, or raises :class:`BadArchitecture` naming the problem."""
         return arch
