@@ -48,3 +48,19 @@ def _isolated_home(
     monkeypatch.setenv("LSWAG_CACHE_DIR", str(home / "lswag-cache"))
     if os.environ.get("LSWAG_TEST_KEEP_HOME") != "1":
         monkeypatch.setenv("HOME", str(home))
+
+
+@pytest.fixture()
+def min_proxy(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Registers ``test_min_params`` (#params, lower is better) for this test only (shared by the Optuna and NNI tests)."""
+    from lswag_plugin.proxies import _registry
+    from lswag_plugin.proxies._registry import Needs, register_proxy
+
+    _registry.get_proxy("params")  # load the built-ins before copying the registry
+    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
+
+    @register_proxy("test_min_params", direction="min", needs=Needs.NOTHING)
+    def test_min_params(ctx) -> float:
+        return float(sum(p.numel() for p in ctx.source_model.parameters()))
+
+    return "test_min_params"

@@ -31,19 +31,3 @@ def tiny_batch() -> tuple[torch.Tensor, torch.Tensor]:
     from lswag_plugin.data import default_batch
 
     return default_batch(8, resolution=8, seed=0)
-
-
-@pytest.fixture()
-def min_proxy(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Registers ``test_min_params`` (#params, lower is better) for this test only."""
-    from lswag_plugin.proxies import _registry
-    from lswag_plugin.proxies._registry import Needs, register_proxy
-
-    _registry.get_proxy("params")  # load the built-ins before copying the registry
-    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
-
-    @register_proxy("test_min_params", direction="min", needs=Needs.NOTHING)
-    def test_min_params(ctx) -> float:
-        return float(sum(p.numel() for p in ctx.source_model.parameters()))
-
-    return "test_min_params"
