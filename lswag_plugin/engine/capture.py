@@ -8,6 +8,7 @@ and NWOT's Hamming kernel never need an ``S × all-neurons`` matrix.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ _KNOWN_ACTIVATIONS: tuple[type[nn.Module], ...] = (
     nn.SELU,
 )
 WORD_BITS = 64
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 def is_activation_module(module: nn.Module) -> bool:
@@ -68,11 +70,16 @@ def pack_bits(bits: torch.Tensor, keys: torch.Tensor, offset: int) -> None:
     """ORs the ``(n, N)`` boolean ``bits`` of samples ``offset .. offset+n`` into ``keys`` ``(N, W)``.
 
     Sample ``s`` becomes bit ``s % 64`` of word ``s // 64`` (bit 63 is the int64 sign bit). Bits are
-    packed eight samples to a byte with uint8 shifts, then the bytes of a neuron are read as one
-    little-endian int64 word: no int64 temporaries of the activation's size.
+    packed eight samples to a byte with uint8 shifts; whole bytes that start on a byte boundary are
+    ORed straight into the keys' little-endian bytes, the rest are assembled into words. No int64
+    temporaries of the activation's size.
     """
     n = bits.shape[0]
     start = 0
+    if offset % 8 == 0 and _LITTLE_ENDIAN and keys.is_contiguous() and n >= 8:
+        full = n - n % 8
+        keys.view(torch.uint8)[:, offset // 8 : (offset + full) // 8] |= _pack_bytes(bits[:full]).T
+        start = full
     while start < n:
         s = offset + start
         word, bit = divmod(s, WORD_BITS)
@@ -94,8 +101,8 @@ def clear_bits(keys: torch.Tensor, offset: int, count: int) -> None:
         s += n
 
 
-def _pack_word(chunk: torch.Tensor, bit: int) -> torch.Tensor:
-    """Returns the ``(N,)`` int64 words holding ``chunk`` ``(count ≤ 64 - bit, N)`` from bit ``bit`` on."""
+def _pack_bytes(chunk: torch.Tensor) -> torch.Tensor:
+    """Returns ``(ceil(count / 8), N)`` uint8: bit ``j`` of byte ``i`` is ``chunk[8 i + j]``."""
     count, neurons = chunk.shape
     rows = -(-count // 8) * 8
     u8 = chunk.contiguous().view(torch.uint8)
@@ -105,10 +112,29 @@ def _pack_word(chunk: torch.Tensor, bit: int) -> torch.Tensor:
     packed = u8[:, 0].clone()
     for j in range(1, 8):
         packed |= u8[:, j] << j
+    return packed
+
+
+def _pack_word(chunk: torch.Tensor, bit: int) -> torch.Tensor:
+    """Returns the ``(N,)`` int64 words holding ``chunk`` ``(count ≤ 64 - bit, N)`` from bit ``bit`` on."""
+    packed = _pack_bytes(chunk)
     if packed.shape[0] < 8:
-        packed = torch.cat([packed, packed.new_zeros(8 - packed.shape[0], neurons)], 0)
+        packed = torch.cat([packed, packed.new_zeros(8 - packed.shape[0], chunk.shape[1])], 0)
     words = packed.T.contiguous().view(torch.int64)[:, 0]  # little-endian bytes → one word
     return words << bit if bit else words
+
+
+def memory_order_bits(output: torch.Tensor) -> torch.Tensor:
+    """Returns ``output > 0`` as ``(n, neurons)`` booleans, neurons in the tensor's memory order.
+
+    A channels-last activation is read without a copy of its values; only the order of neurons differs
+    from ``reshape(n, -1)``, which no pattern statistic depends on (they are sets over neurons).
+    """
+    n = output.shape[0]
+    if output.dim() > 2:
+        order = sorted(range(1, output.dim()), key=output.stride, reverse=True)
+        output = output.permute(0, *order)
+    return (output > 0).reshape(n, -1)
 
 
 def unpack_bits(keys: torch.Tensor, num_samples: int) -> torch.Tensor:
@@ -195,29 +221,29 @@ class ActivationCapture:
             return
         call = self._call
         self._call += 1
-        n = output.shape[0]
-        flat = output.detach().reshape(n, -1)
+        bits = memory_order_bits(output.detach())
         if call == len(self.patterns):
             words = (self.num_samples + WORD_BITS - 1) // WORD_BITS
-            keys = torch.zeros(flat.shape[1], words, dtype=torch.int64, device=flat.device)
+            keys = torch.zeros(bits.shape[1], words, dtype=torch.int64, device=bits.device)
             self.patterns.append(
                 ActivationPattern(self._names[id(module)], call, keys, self.num_samples)
             )
             self.outputs.append([])
             self.output_grads.append([])
         pattern = self.patterns[call]
-        if pattern.keys.shape[0] != flat.shape[1]:
+        if pattern.keys.shape[0] != bits.shape[1]:
             raise RuntimeError(
                 f"activation {pattern.name!r} changed size between minibatches "
-                f"({pattern.keys.shape[0]} vs {flat.shape[1]} neurons); the forward is not deterministic"
+                f"({pattern.keys.shape[0]} vs {bits.shape[1]} neurons); the forward is not deterministic"
             )
-        pack_bits(flat > 0, pattern.keys, self._offset)
+        pack_bits(bits, pattern.keys, self._offset)
         if self.keep_outputs:
             # An in-place activation's output may be overwritten by later in-place ops: keep a copy.
             kept = output.detach()
             self.outputs[call].append(kept.clone() if getattr(module, "inplace", False) else kept)
         if self.keep_output_grads and output.requires_grad:
             grads = self.output_grads[call]
+            flat = output.detach().reshape(output.shape[0], -1)
             output.register_hook(
                 lambda g, grads=grads, out=flat: (
                     grads.append((g.detach(), out)) if self.grads_active else None

@@ -85,7 +85,7 @@ class Plan:
             kind = "forward+backward" if self.backward else "forward"
             passes.append(f"{kind} x{self.minibatches}")
             if self.hessian_grad_product:
-                passes.append("double backward")
+                passes.append(f"forward+double backward x{self.minibatches}")
         passes += [
             f"special:{s.name}"
             for s in (*self.required, *self.specs)

@@ -17,6 +17,7 @@ from torch import nn
 from lswag_plugin.data import load_batch
 from lswag_plugin.engine.band import LayerBand
 from lswag_plugin.engine.capture import ActivationCapture, LayerOutputCapture, is_weight_layer
+from lswag_plugin.engine.clone import clone_module, is_plain_module_tree
 from lswag_plugin.engine.context import PassResults, disable_fused_attention, drop_module_hooks
 from lswag_plugin.engine.plan import Plan, make_plan
 from lswag_plugin.engine.scores import Scores
@@ -107,7 +108,7 @@ def private_copy(model: nn.Module, device: torch.device) -> nn.Module:
             "e.g. model.to_empty(device='cpu') and initialise its weights"
         )
     try:
-        work = copy.deepcopy(model)
+        work = clone_module(model) if is_plain_module_tree(model) else copy.deepcopy(model)
     except Exception as exc:  # pragma: no cover - depends on exotic user models
         raise LswagError(f"cannot copy the model to score it without changing it: {exc}") from exc
     try:
@@ -147,11 +148,7 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
         )
     grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in ctx.weight_layers}
     layer_outputs = LayerOutputCapture(ctx.weight_layers)
-    second_order = plan.hessian_grad_product
-    if second_order:
-        disable_fused_attention(model)  # SDPA cannot be differentiated twice on CPU (private copy)
-    weights = [m.weight for _, m in ctx.weight_layers]
-    graphs: list[tuple[float, tuple[torch.Tensor | None, ...]]] = []
+    rng_states: list[tuple[torch.Tensor, torch.Tensor | None]] = []
     outputs, input_grads = [], []
     finite = True
     offset = 0
@@ -164,6 +161,7 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
             pieces = 1
             while True:
                 kept = capture.kept_lengths()
+                rng = _rng_state(ctx.device)
                 try:
                     result = _minibatch(
                         plan,
@@ -176,9 +174,7 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
                         layer_outputs,
                         loss_fn,
                         custom_loss,
-                        weights,
                         grads,
-                        graphs,
                     )
                     break
                 except torch.OutOfMemoryError as exc:
@@ -189,18 +185,14 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
                     capture.roll_back(offset, size, kept)
                     if ctx.device.type == "cuda":
                         torch.cuda.empty_cache()
-                    if (
-                        pieces >= size
-                        or second_order
-                        or plan.layer_output_grads
-                        or plan.activation_grads
-                    ):
+                    if pieces >= size or plan.layer_output_grads or plan.activation_grads:
                         raise BadDevice(
                             f"out of memory scoring a minibatch of {-(-size // pieces)} sample(s) on "
                             f"{ctx.device}; use a smaller batch_size or another device ({exc})"
                         ) from exc
                     pieces = min(size, pieces * 2)
                     ctx.backoffs += 1
+            rng_states.append(rng)
             out_k, input_grad_k, finite_k = result
             finite = finite and finite_k
             if out_k is not None:
@@ -208,10 +200,6 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
             if input_grad_k is not None:
                 input_grads.append(input_grad_k)
             offset += size
-        if second_order and finite:
-            capture.grads_active = layer_outputs.active = False
-            with torch.enable_grad():
-                ctx.hessian_grad_product = _hessian_grad_product(ctx, grads, weights, graphs)
     ctx.patterns = capture.patterns
     ctx.activations = capture.outputs
     ctx.activation_grads = capture.output_grads
@@ -219,7 +207,23 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
     ctx.layer_output_saliency = layer_outputs.sums
     ctx.outputs = torch.cat(outputs) if outputs else None
     ctx.input_grads = torch.cat(input_grads) if input_grads else None
+    if plan.hessian_grad_product and finite:
+        after = _rng_state(ctx.device)
+        ctx.hessian_grad_product = _hessian_grad_product(ctx, custom_loss, rng_states)
+        _set_rng_state(ctx.device, after)  # later special passes draw what they drew before
     return finite
+
+
+def _rng_state(device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Returns the CPU (and CUDA) random state, to replay a minibatch's dropout exactly."""
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda
+
+
+def _set_rng_state(device: torch.device, state: tuple[torch.Tensor, torch.Tensor | None]) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
 
 
 def _split_range(size: int, pieces: int) -> list[tuple[int, int]]:
@@ -238,9 +242,7 @@ def _minibatch(
     layer_outputs: Any,
     loss_fn: LossFn,
     custom_loss: bool,
-    weights: list[torch.Tensor],
     grads: dict[str, list[torch.Tensor]],
-    graphs: list,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, bool]:
     """Runs minibatch ``k`` (in ``pieces`` pieces whose gradients accumulate); returns its outputs,
     input gradients and whether they were finite. Appends the minibatch's weight gradients to ``grads``."""
@@ -283,22 +285,13 @@ def _minibatch(
                 if not torch.isfinite(loss):
                     finite = False
                 loss_total += float(loss.detach()) * n / size
-                if plan.hessian_grad_product:
-                    # Gradients that can be differentiated again, for H g after the loop.
-                    gk = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
-                    graphs.append((size / ctx.num_samples, gk))
-                    for (name, m), g in zip(ctx.weight_layers, gk):
-                        grads[name].append(
-                            g.detach() if g is not None else torch.zeros_like(m.weight.detach())
-                        )
-                else:
-                    # Pieces of a minibatch accumulate the gradient of its mean loss.
-                    (loss * (n / size) if pieces > 1 else loss).backward()
+                # Pieces of a minibatch accumulate the gradient of its mean loss.
+                (loss * (n / size) if pieces > 1 else loss).backward()
         if isinstance(out, torch.Tensor):
             outs.append(out.detach())
     if plan.backward:
         ctx.losses.append(loss_total)
-        if plan.weight_grads and not plan.hessian_grad_product:
+        if plan.weight_grads:
             for name, m in ctx.weight_layers:
                 g = m.weight.grad
                 # zero_grad(set_to_none) hands the tensor over: no copy needed.
@@ -311,30 +304,48 @@ def _minibatch(
 
 
 def _hessian_grad_product(
-    ctx: PassResults,
-    grads: dict[str, list[torch.Tensor]],
-    weights: list[torch.Tensor],
-    graphs: list[tuple[float, tuple[torch.Tensor | None, ...]]],
+    ctx: PassResults, custom_loss: bool, rng_states: list[tuple[torch.Tensor, torch.Tensor | None]]
 ) -> dict[str, torch.Tensor]:
-    """Returns H g per weight layer: ∂(gᵀ ∇L)/∂θ with g = Σ_k (n_k/N) g_k and ∇L = Σ_k (n_k/N) ∇L_k."""
+    """Returns H g per weight layer: ∂(gᵀ ∇L)/∂θ with g = Σ_k (n_k/N) g_k and ∇L = Σ_k (n_k/N) ∇L_k.
+
+    A pass of its own after the shared ones (which then need no ``create_graph``): each minibatch is run
+    again with the random state it had (same dropout), its gradient is taken with ``create_graph`` and
+    ``(n_k/N) gᵀ∇L_k`` is differentiated once more. Fused attention (SDPA) is switched off on the private
+    copy first: it cannot be differentiated twice on CPU.
+    """
+    model = ctx.model
     names = [n for n, _ in ctx.weight_layers]
-    g = {
-        n: sum(gk * (size / ctx.num_samples) for size, gk in zip(ctx.minibatch_sizes, grads[n]))
-        for n in names
-    }
-    z = None
-    for scale, gk in graphs:
-        for n, gl in zip(names, gk):
-            if gl is not None and gl.requires_grad:
-                term = (g[n] * gl).sum() * scale
-                z = term if z is None else z + term
-    if z is None:  # no second-order path (e.g. a linear model under a linear loss)
-        return {n: torch.zeros_like(w.detach()) for n, w in zip(names, weights)}
-    hv = torch.autograd.grad(z, weights, allow_unused=True)
-    return {
-        n: h.detach() if h is not None else torch.zeros_like(w.detach())
-        for n, w, h in zip(names, weights, hv)
-    }
+    weights = [m.weight for _, m in ctx.weight_layers]
+    g = [ctx.batch_weight_grad(n) for n in names]
+    hv = [torch.zeros_like(w.detach()) for w in weights]
+    disable_fused_attention(model)
+    offset = 0
+    with torch.enable_grad():
+        for size, rng in zip(ctx.minibatch_sizes, rng_states):
+            _set_rng_state(ctx.device, rng)
+            xk = ctx.inputs[offset : offset + size]
+            yk = ctx.targets[offset : offset + size]
+            offset += size
+            try:
+                raw = model(xk)
+                loss = ctx.loss_fn(raw if custom_loss else logits_of(raw), yk)
+                gk = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+                terms = [
+                    (gi * gl).sum() for gi, gl in zip(g, gk) if gl is not None and gl.requires_grad
+                ]
+                if not terms:  # no second-order path (e.g. a linear model under a linear loss)
+                    continue
+                z = torch.stack(terms).sum() * (size / ctx.num_samples)
+                for h, hk in zip(hv, torch.autograd.grad(z, weights, allow_unused=True)):
+                    if hk is not None:
+                        h += hk.detach()
+            except torch.OutOfMemoryError as exc:
+                raise BadDevice(
+                    f"out of memory in the Hessian-vector pass (grasp) on a minibatch of {size} "
+                    f"sample(s) on {ctx.device}; use a smaller batch_size or another device ({exc})"
+                ) from exc
+    model.zero_grad(set_to_none=True)
+    return dict(zip(names, hv))
 
 
 def _split(n: int, k: int) -> list[int]:

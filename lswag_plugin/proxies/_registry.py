@@ -32,7 +32,8 @@ class Needs(enum.Flag):
     - ``WEIGHT_GRADS``: gradient of the loss w.r.t. every Conv/Linear weight, per minibatch.
     - ``ACTIVATION_GRADS``: gradient of the loss w.r.t. activation outputs, ``(grad, output)`` pairs.
     - ``HESSIAN_GRAD_PRODUCT``: H g per Conv/Linear weight (H = ∂²L/∂θ², g the batch gradient), by a
-      double backward through the shared passes (grasp); they then differentiate with ``create_graph``.
+      pass of its own after the shared ones: each minibatch again, ``create_graph``, one more backward
+      (grasp). The shared passes are not slowed by it.
     - ``LAYER_OUTPUT_GRADS``: per Conv/Linear layer and output channel, Σ over samples of
       (Σ over positions of output × ∂L/∂output)², streamed during the shared backward (fisher).
     - ``INPUT_GRADS``: gradient of the summed output w.r.t. the input, per sample (jacov, epe_nas).

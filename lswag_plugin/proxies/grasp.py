@@ -16,10 +16,11 @@ def grasp(ctx: PassResults) -> float:
 
     Wang, Zhang & Grosse, "Picking Winning Tickets Before Training by Preserving Gradient Flow", ICLR
     2020; as a NAS proxy (with the sign that correlates positively with accuracy), Abdelfattah et al.,
-    ICLR 2021. g is the whole batch's gradient; the Hessian-vector product H g = ∂(gᵀ ∇L)/∂θ is exact:
-    the engine's shared passes take their gradients with ``create_graph`` and add one double backward
-    (``Needs.HESSIAN_GRAD_PRODUCT``), on its private copy, with timm's fused attention switched off there
-    (SDPA cannot be differentiated twice on CPU). A finite difference (∇L(θ + εg) − ∇L(θ))/ε was tried and rejected: ReLU kinks make it wrong
+    ICLR 2021. g is the whole batch's gradient (from the shared passes); the Hessian-vector product
+    H g = ∂(gᵀ ∇L)/∂θ is exact: the engine runs each minibatch once more with ``create_graph`` and
+    differentiates gᵀ∇L_k (``Needs.HESSIAN_GRAD_PRODUCT``), on its private copy, with timm's fused
+    attention switched off there (SDPA cannot be differentiated twice on CPU). A finite difference
+    (∇L(θ + εg) − ∇L(θ))/ε was tried and rejected: ReLU kinks make it wrong
     by 10-700 % on NAS-Bench-201 cells for any ε. Higher is better.
     """
     total = torch.zeros((), dtype=torch.float64, device=ctx.device)

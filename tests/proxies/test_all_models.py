@@ -32,7 +32,7 @@ def test_every_proxy_is_finite_on_cnn_and_vit(scored):
     assert not bad, f"{name}: non-finite scores {bad}"
     assert s.passes == [
         "forward+backward x2",
-        "double backward",
+        "forward+double backward x2",
         "special:synflow",
         "special:zen",
     ]

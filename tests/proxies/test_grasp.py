@@ -28,4 +28,4 @@ def test_grasp_on_a_quadratic_loss():
         batch_size=None,
     )
     assert s["grasp"] == pytest.approx(expected, rel=1e-5)
-    assert s.passes == ["forward+backward x2", "double backward"]
+    assert s.passes == ["forward+backward x2", "forward+double backward x2"]
