@@ -1,9 +1,9 @@
 """Cost of scoring, as a ratio to one plain forward+backward of the same batch (CPU, one run).
 
-For an NB201 network (batch 64, 32×32) and a small timm ViT (``vit_tiny_patch16_224`` at 32×32 with
-8×8 patches), this times: one plain forward+backward (cross-entropy, train mode, a private copy);
+For an NB201 network, timm's ResNet-18 and a small timm ViT (``vit_tiny_patch16_224`` with 8×8
+patches), all on a batch of 64 CIFAR-sized images (32×32, the batch of the L-SWAG paper), this times: one plain forward+backward (cross-entropy, train mode, a private copy);
 ``score(..., "lswag")``; ``score(..., <issue 2's proxies>)``; ``score(..., "all")``; ``"all"`` but
-grasp (its exact double backward dominates on CPU); and every proxy in its own call (their sum shows what the fused plan saves). Each configuration is timed ``--repeats``
+grasp (its exact Hessian-vector product dominates on CPU); and every proxy in its own call (their sum shows what the fused plan saves). Each configuration is timed ``--repeats``
 times, interleaved, and the median is reported; ratios are medians over the plain pass's median.
 
     python benchmarks/proxy_cost.py --repeats 3
@@ -39,6 +39,7 @@ def models() -> dict[str, torch.nn.Module]:
     torch.manual_seed(0)
     return {
         "nb201": get_space("nb201").build(NB201_ARCH, num_classes=10),
+        "resnet18@32": timm.create_model("resnet18", num_classes=10),
         "vit_tiny@32": timm.create_model(
             "vit_tiny_patch16_224", img_size=32, patch_size=8, num_classes=10
         ),
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--models", default="nb201,vit_tiny@32")
+    parser.add_argument("--models", default="nb201,resnet18@32,vit_tiny@32")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     x, y = default_batch(64, resolution=32, seed=0)

@@ -65,17 +65,18 @@ def _fresh_attribute(key: str, value: Any) -> Any:
     return value
 
 
-def clone_module(model: nn.Module) -> nn.Module:
+def clone_module(model: nn.Module, device: torch.device | str | None = None) -> nn.Module:
     """Returns a copy of ``model`` with new module objects and cloned tensors, and no hooks.
 
     Parameters keep ``requires_grad``; tensors shared by several modules (tied weights) stay shared in
-    the copy. Only for trees where :func:`is_plain_module_tree` holds.
+    the copy. With ``device``, tensors are copied straight there. Only for trees where
+    :func:`is_plain_module_tree` holds.
     """
     memo: dict[int, Any] = {}
 
     def tensor(t: torch.Tensor) -> torch.Tensor:
         if id(t) not in memo:
-            data = t.detach().clone()
+            data = t.detach().to(device, copy=True) if device is not None else t.detach().clone()
             memo[id(t)] = (
                 nn.Parameter(data, t.requires_grad) if isinstance(t, nn.Parameter) else data
             )

@@ -107,15 +107,19 @@ def private_copy(model: nn.Module, device: torch.device) -> nn.Module:
             f"{type(model).__name__} has tensors on the meta device (no data): materialise it first, "
             "e.g. model.to_empty(device='cpu') and initialise its weights"
         )
+    plain = is_plain_module_tree(model)
     try:
-        work = clone_module(model) if is_plain_module_tree(model) else copy.deepcopy(model)
+        work = clone_module(model, device) if plain else copy.deepcopy(model).to(device)
+    except torch.OutOfMemoryError as exc:
+        raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
+    except RuntimeError as exc:
+        if plain or "device" in str(exc).lower() or "cuda" in str(exc).lower():
+            raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
+        raise LswagError(f"cannot copy the model to score it without changing it: {exc}") from exc
     except Exception as exc:  # pragma: no cover - depends on exotic user models
         raise LswagError(f"cannot copy the model to score it without changing it: {exc}") from exc
-    try:
-        work = work.to(device)
-    except RuntimeError as exc:
-        raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
-    drop_module_hooks(work)
+    if not plain:
+        drop_module_hooks(work)
     work.train()
     for p in work.parameters():
         p.requires_grad_(True)
