@@ -42,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``lswag`` with ``argv``; returns the exit code (2 for a typed error, with its message)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that start workers
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

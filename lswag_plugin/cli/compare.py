@@ -49,8 +49,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder (report.md, runs.jsonl, PNGs)")
     p.add_argument("--report-only", action="store_true", help="write the report from stored runs")
     p.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the grid, the score cache and runs.jsonl (default 1; one per core)",
+    )
+    p.add_argument("--shard", default=None, help=argparse.SUPPRESS)  # "i/n": one worker's share
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
     p.set_defaults(func=run)
+
+
+def _run_workers(args: argparse.Namespace) -> int:
+    """Runs ``args.workers`` child processes, worker i doing shard i/n of the grid; returns 0 if all did."""
+    import subprocess
+
+    argv, skip = [], False
+    for a in args.argv:
+        if skip or a == "--json" or a.startswith("--workers"):
+            skip = a == "--workers"
+            continue
+        argv.append(a)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "lswag_plugin", *argv, "--shard", f"{i}/{args.workers}"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(args.workers)
+    ]
+    outputs = [c.communicate()[0] for c in children]
+    codes = [c.returncode for c in children]
+    if any(codes):
+        print(f"lswag compare: a worker failed (exit codes {codes})", file=sys.stderr)
+        return 2
+    for text in outputs:
+        counts = json.loads(text.strip().splitlines()[-1]) if text.strip() else {}
+        for key, value in counts.items():
+            args.worker_counts[key] = args.worker_counts.get(key, 0) + value
+    return 0
+
+
+def _shard(text: str | None) -> tuple[int, int]:
+    if text is None:
+        return 0, 1
+    i, n = text.split("/")
+    return int(i), int(n)
 
 
 def _seeds(text: str) -> list[int]:
@@ -134,7 +178,15 @@ def run(args: argparse.Namespace) -> int:
             )
 
     runs_path = out / "runs.jsonl"
-    if args.report_only:
+    if args.workers < 1:
+        print(f"lswag compare: --workers must be >= 1, got {args.workers}", file=sys.stderr)
+        return 2
+    args.worker_counts = {}
+    if args.workers > 1 and not args.report_only and args.shard is None:
+        code = _run_workers(args)  # the children run the grid; this process writes the report
+        if code:
+            return code
+    if args.report_only or (args.workers > 1 and args.shard is None):
         from lswag_plugin.compare import load_runs
 
         runs = [
@@ -156,10 +208,19 @@ def run(args: argparse.Namespace) -> int:
                 budget=args.budget,
                 runs_path=runs_path,
                 on_run=report,
+                shard=_shard(args.shard),
             )
         except CompareError as exc:
             print(f"lswag compare: {exc}", file=sys.stderr)
             return 2
+        if args.shard is not None:  # a worker: the parent writes the report
+            counts = (
+                {"computed": sum(grid.computed.values()), "estimated": grid.estimated}
+                if grid
+                else {}
+            )
+            print(json.dumps(counts))
+            return 0
     if not runs:
         print(f"lswag compare: no finished runs in {runs_path}", file=sys.stderr)
         return 2
@@ -173,9 +234,12 @@ def run(args: argparse.Namespace) -> int:
         f"{args.threads} torch thread(s).",
     ]
     if grid is not None:
+        computed = sum(grid.computed.values()) + args.worker_counts.get("computed", 0)
+        estimated = grid.estimated + args.worker_counts.get("estimated", 0)
+        workers = f" ({args.workers} worker processes)" if args.workers > 1 else ""
         notes.append(
-            f"Cells scored by the engine in this invocation: {sum(grid.computed.values())}; "
-            f"evaluations charged the median cost (score cached without seconds): {grid.estimated}."
+            f"Cells scored by the engine in this invocation{workers}: {computed}; "
+            f"evaluations charged the median cost (score cached without seconds): {estimated}."
         )
     write_markdown(runs, out / "report.md", title=title, notes=notes)
     plot_runs(runs, out / "best_vs_evaluations.png", x="evaluations", title=title)

@@ -10,6 +10,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: appends are not locked
+    fcntl = None  # type: ignore[assignment]
+
 from lswag_plugin.compare._evaluators import CompareError
 from lswag_plugin.compare._strategies import RUNNERS, BudgetSpent
 from lswag_plugin.spaces import SearchSpace
@@ -97,6 +102,20 @@ def load_runs(path: str | Path) -> list[dict[str, Any]]:
     return runs
 
 
+def _append_line(path: Path, line: str) -> None:
+    """Appends one line under an exclusive lock (other worker processes append to the same file)."""
+    with path.open("a") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            torn = path.stat().st_size and not path.read_bytes().endswith(b"\n")
+            fh.write(("\n" if torn else "") + line + "\n")
+            fh.flush()
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def run_grid(
     space: SearchSpace,
     evaluators: Mapping[str, GridEvaluator],
@@ -107,10 +126,14 @@ def run_grid(
     budget: int,
     runs_path: str | Path,
     on_run: Callable[[dict[str, Any]], None] | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[dict[str, Any]]:
     """Runs every (seed, strategy, evaluator) not yet in ``runs_path`` and appends it there.
 
-    Seeds are the outer loop, so an interrupted grid has whole seeds done first.
+    Seeds are the outer loop, so an interrupted grid has whole seeds done first. With ``shard=(i, n)``
+    only the (seed, strategy) groups whose position in that order is ``i`` modulo ``n`` run here: ``n``
+    processes sharing one score cache and one ``runs_path`` (appends are locked) split the grid, and
+    the evaluators of a group run in one process, so they reuse each other's cached cells.
 
     Returns:
         Every run of the grid (stored and new) for these strategies, evaluators, seeds and budget.
@@ -120,22 +143,21 @@ def run_grid(
             raise CompareError(f"unknown strategy {name!r}; choose from {', '.join(RUNNERS)}")
     path = Path(runs_path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    index, count = shard
+    if not 0 <= index < count:
+        raise CompareError(f"shard must be (i, n) with 0 <= i < n, got {shard}")
     done = {(r["strategy"], r["evaluator"], r["seed"], r["budget"]) for r in load_runs(path)}
-    for seed in seeds:
-        for strategy in strategies:
-            for name, evaluate in evaluators.items():
-                if (strategy, name, seed, budget) in done:
-                    continue
-                record = run_one(strategy, space, evaluate, accuracy, budget=budget, seed=seed)
-                record["evaluator"] = name
-                torn = (
-                    path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n")
-                )
-                with path.open("a") as fh:
-                    fh.write(("\n" if torn else "") + json.dumps(record) + "\n")
-                done.add((strategy, name, seed, budget))
-                if on_run is not None:
-                    on_run(record)
+    groups = [(seed, strategy) for seed in seeds for strategy in strategies]
+    for seed, strategy in groups[index::count]:
+        for name, evaluate in evaluators.items():
+            if (strategy, name, seed, budget) in done:
+                continue
+            record = run_one(strategy, space, evaluate, accuracy, budget=budget, seed=seed)
+            record["evaluator"] = name
+            _append_line(path, json.dumps(record))
+            done.add((strategy, name, seed, budget))
+            if on_run is not None:
+                on_run(record)
     wanted = set(strategies), set(evaluators), set(seeds)
     return [
         r

@@ -83,3 +83,20 @@ def test_compare_unknown_strategy_exits_with_a_message(tmp_path, capsys):
     )
     assert code == 2
     assert "unknown strategy 'hill-climb'" in capsys.readouterr().err
+
+
+def test_compare_with_two_workers_writes_the_same_runs(tmp_path, capsys):
+    common = ["compare", "--table", str(_table(tmp_path)), "--target", "acc", "--budget", "4"]
+    common += ["--seeds", "2", "--strategies", "random,evolution", "--evaluators", "params,oracle"]
+    common += ["--batch-size", "4", "--cache", str(tmp_path / "c.sqlite"), "--json"]
+    assert main([*common, "--out", str(tmp_path / "one")]) == 0
+    one = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main([*common, "--out", str(tmp_path / "two"), "--workers", "2"]) == 0
+    two = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert two["runs"] == one["runs"] == 8
+
+    def accuracy(summary):
+        return {(r["strategy"], r["evaluator"]): r["mean"] for r in summary}
+
+    assert accuracy(two["summary"]) == accuracy(one["summary"])
+    assert "(2 worker processes): 0;" in (tmp_path / "two" / "report.md").read_text()

@@ -198,3 +198,23 @@ def test_median_comes_from_the_cache_when_this_process_measured_nothing(small_ba
     ((_, cost),) = grid.evaluator("params")(ARCHS[:1])
     assert grid.computed == {} and grid.estimated == 1
     assert cost == measured[0][1]
+
+
+def test_shards_split_the_grid_by_seed_and_strategy_and_together_equal_one_run(tmp_path):
+    kwargs = dict(strategies=["random", "evolution"], seeds=[0, 1], budget=6)
+    oracle = {"oracle": TableOracle(SPACE, ACCURACY)}
+    whole = run_grid(SPACE, oracle, ACCURACY, runs_path=tmp_path / "one.jsonl", **kwargs)
+    path = tmp_path / "sharded.jsonl"
+    first = run_grid(SPACE, oracle, ACCURACY, runs_path=path, shard=(0, 2), **kwargs)
+    assert {(r["seed"], r["strategy"]) for r in first} == {(0, "random"), (1, "random")}
+    both = run_grid(SPACE, oracle, ACCURACY, runs_path=path, shard=(1, 2), **kwargs)
+
+    def key(r):
+        return r["seed"], r["strategy"]
+
+    strip = [{k: v for k, v in r.items() if "seconds" not in k} for r in sorted(whole, key=key)]
+    assert [
+        {k: v for k, v in r.items() if "seconds" not in k} for r in sorted(both, key=key)
+    ] == strip
+    with pytest.raises(CompareError, match="shard"):
+        run_grid(SPACE, oracle, ACCURACY, runs_path=path, shard=(2, 2), **kwargs)
