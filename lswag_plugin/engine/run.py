@@ -107,18 +107,22 @@ def private_copy(model: nn.Module, device: torch.device) -> nn.Module:
             f"{type(model).__name__} has tensors on the meta device (no data): materialise it first, "
             "e.g. model.to_empty(device='cpu') and initialise its weights"
         )
-    plain = is_plain_module_tree(model)
-    try:
-        work = clone_module(model, device) if plain else copy.deepcopy(model).to(device)
-    except torch.OutOfMemoryError as exc:
-        raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
-    except RuntimeError as exc:
-        if plain or "device" in str(exc).lower() or "cuda" in str(exc).lower():
+    if is_plain_module_tree(model):
+        try:
+            work = clone_module(model, device)  # new modules, tensors copied straight to the device
+        except RuntimeError as exc:
             raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
-        raise LswagError(f"cannot copy the model to score it without changing it: {exc}") from exc
-    except Exception as exc:  # pragma: no cover - depends on exotic user models
-        raise LswagError(f"cannot copy the model to score it without changing it: {exc}") from exc
-    if not plain:
+    else:
+        try:
+            work = copy.deepcopy(model)
+        except Exception as exc:  # pragma: no cover - depends on exotic user models
+            raise LswagError(
+                f"cannot copy the model to score it without changing it: {exc}"
+            ) from exc
+        try:
+            work = work.to(device)
+        except RuntimeError as exc:
+            raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
         drop_module_hooks(work)
     work.train()
     for p in work.parameters():
@@ -152,7 +156,7 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
         )
     grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in ctx.weight_layers}
     layer_outputs = LayerOutputCapture(ctx.weight_layers)
-    rng_states: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+    rng_states: list[tuple[torch.Tensor, torch.Tensor | None] | None] = []
     outputs, input_grads = [], []
     finite = True
     offset = 0
@@ -165,7 +169,7 @@ def _shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss: b
             pieces = 1
             while True:
                 kept = capture.kept_lengths()
-                rng = _rng_state(ctx.device)
+                rng = _rng_state(ctx.device) if plan.hessian_grad_product else None
                 try:
                     result = _minibatch(
                         plan,
@@ -308,7 +312,9 @@ def _minibatch(
 
 
 def _hessian_grad_product(
-    ctx: PassResults, custom_loss: bool, rng_states: list[tuple[torch.Tensor, torch.Tensor | None]]
+    ctx: PassResults,
+    custom_loss: bool,
+    rng_states: list[tuple[torch.Tensor, torch.Tensor | None] | None],
 ) -> dict[str, torch.Tensor]:
     """Returns H g per weight layer: ∂(gᵀ ∇L)/∂θ with g = Σ_k (n_k/N) g_k and ∇L = Σ_k (n_k/N) ∇L_k.
 
@@ -326,7 +332,8 @@ def _hessian_grad_product(
     offset = 0
     with torch.enable_grad():
         for size, rng in zip(ctx.minibatch_sizes, rng_states):
-            _set_rng_state(ctx.device, rng)
+            if rng is not None:
+                _set_rng_state(ctx.device, rng)
             xk = ctx.inputs[offset : offset + size]
             yk = ctx.targets[offset : offset + size]
             offset += size
