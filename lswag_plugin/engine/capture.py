@@ -160,6 +160,7 @@ class ActivationPattern:
     call: int
     keys: torch.Tensor  # (neurons, words) int64
     num_samples: int
+    _unique: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
     @property
     def num_neurons(self) -> int:
@@ -167,10 +168,13 @@ class ActivationPattern:
         return int(self.keys.shape[0])
 
     def unique_keys(self) -> torch.Tensor:
-        """Returns the distinct patterns of this layer, ``(distinct, words)``."""
-        if self.keys.shape[1] == 1:
-            return torch.unique(self.keys[:, 0])[:, None]
-        return torch.unique(self.keys, dim=0)
+        """Returns the distinct patterns of this layer, ``(distinct, words)`` (computed once)."""
+        if self._unique is None:
+            if self.keys.shape[1] == 1:
+                self._unique = torch.unique(self.keys[:, 0])[:, None]
+            else:
+                self._unique = torch.unique(self.keys, dim=0)
+        return self._unique
 
 
 @dataclass
@@ -213,6 +217,7 @@ class ActivationCapture:
         """
         for pattern in self.patterns:
             clear_bits(pattern.keys, offset, count)
+            pattern._unique = None
         for call, outputs in enumerate(self.outputs):
             del outputs[kept[call] if call < len(kept) else 0 :]
 
