@@ -14,6 +14,7 @@ from lswag_plugin.bench.correlate import kendall, spearman
 from lswag_plugin.bench.tables import target_values
 from lswag_plugin.data import batch_fingerprint
 from lswag_plugin.engine import score
+from lswag_plugin.engine.run import autocast_dtype_of
 from lswag_plugin.proxies import resolve_names
 from lswag_plugin.spaces import SearchSpace
 
@@ -63,6 +64,7 @@ def run_bench(
     device: str | None = "cpu",
     cache: Any = None,
     show_progress: bool = True,
+    precision: str | None = None,
 ) -> BenchResult:
     """Returns the scores of every row's architecture and each proxy's Spearman/Kendall vs ``target``.
 
@@ -77,15 +79,16 @@ def run_bench(
     fingerprint = batch_fingerprint(x, y)
     from lswag_plugin.cache import cache_version
 
-    version = cache_version(
-        {
-            "minibatches": minibatches,
-            "layer_band": str(layer_band),
-            "options": options or {},
-            "num_classes": num_classes,
-            "batch": len(x),
-        }
-    )
+    settings = {
+        "minibatches": minibatches,
+        "layer_band": str(layer_band),
+        "options": options or {},
+        "num_classes": num_classes,
+        "batch": len(x),
+    }
+    if autocast_dtype_of(precision) is not None:  # full precision keeps the keys it always had
+        settings["precision"] = str(autocast_dtype_of(precision))
+    version = cache_version(settings)
     started = time.perf_counter()
     out_rows: list[dict[str, Any]] = []
     scored = from_cache = 0
@@ -120,6 +123,7 @@ def run_bench(
                 layer_band=layer_band,
                 options=options,
                 device=device,
+                precision=precision,
             )
             values = dict(result.values)
             for k, v in result.components.items():

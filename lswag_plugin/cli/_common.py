@@ -24,6 +24,12 @@ def add_scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the batch, init and sampling")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     parser.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16", "float16"),
+        default=None,
+        help="autocast the shared forwards (GPU; default float32: no autocast)",
+    )
+    parser.add_argument(
         "--layer-band", default=None, help="band of percentile bins 'low:high' (default all)"
     )
     parser.add_argument(

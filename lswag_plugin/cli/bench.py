@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             options=proxy_options(args),
             device=args.device,
             cache=cache,
+            precision=args.precision,
         )
     finally:
         if cache is not None:

@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             layer_band=args.layer_band,
             options=proxy_options(args),
+            precision=args.precision,
         )
         results.append({"model": spec, "resolution": res, **s.as_dict()})
     width = max(len(r["model"]) for r in results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,12 +106,20 @@ class PassResults:
     components: dict[str, float] = field(default_factory=dict)
     #: Times a minibatch was split further after running out of memory.
     backoffs: int = 0
+    #: dtype of ``torch.autocast`` around the shared forwards (None: full precision).
+    autocast_dtype: torch.dtype | None = None
     _batch_grads: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
 
     @property
     def num_samples(self) -> int:
         """Samples in the batch."""
         return int(self.inputs.shape[0])
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """Returns ``torch.autocast`` with the score's precision, or a no-op at full precision."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
     def option(self, proxy: str, key: str, default: Any) -> Any:
         """Returns ``options[proxy][key]`` or ``default``."""

@@ -23,7 +23,7 @@ from lswag_plugin.engine.plan import Plan, make_plan
 from lswag_plugin.engine.scores import Scores
 from lswag_plugin.errors import BadBatch, BadDevice, LswagError, ProxyNotApplicable
 
-__all__ = ["NonFiniteOutputWarning", "resolve_device", "score"]
+__all__ = ["PRECISIONS", "NonFiniteOutputWarning", "autocast_dtype_of", "resolve_device", "score"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -58,6 +58,31 @@ def logits_of(output: Any) -> torch.Tensor:
         f"cannot find logits in the model's output of type {type(output).__name__}; "
         "return a tensor (or pass loss_fn)"
     )
+
+
+PRECISIONS: dict[str, torch.dtype | None] = {
+    "float32": None,
+    "fp32": None,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+
+
+def autocast_dtype_of(precision: str | None) -> torch.dtype | None:
+    """Returns the autocast dtype of ``precision`` (None: full precision).
+
+    Raises:
+        ValueError: An unknown precision name.
+    """
+    if precision is None:
+        return None
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"precision must be one of {', '.join(PRECISIONS)} (or None), got {precision!r}"
+        )
+    return PRECISIONS[precision]
 
 
 def _check_batch(x: torch.Tensor, y: torch.Tensor, minibatches: int) -> None:
@@ -270,11 +295,12 @@ def _minibatch(
             if plan.flops and k == 0 and start == 0:
                 from torch.utils.flop_counter import FlopCounterMode
 
-                with FlopCounterMode(display=False) as counter:
+                with FlopCounterMode(display=False) as counter, ctx.autocast():
                     raw = model(xk)
                 ctx.flops = counter.get_total_flops() / n
             else:
-                raw = model(xk)
+                with ctx.autocast():
+                    raw = model(xk)
             out = logits_of(raw) if not custom_loss else raw
             if k == 0 and start == 0:
                 _check_output(out, yk, ctx.num_classes, custom_loss)
@@ -338,7 +364,8 @@ def _hessian_grad_product(
             yk = ctx.targets[offset : offset + size]
             offset += size
             try:
-                raw = model(xk)
+                with ctx.autocast():
+                    raw = model(xk)
                 loss = ctx.loss_fn(raw if custom_loss else logits_of(raw), yk)
                 gk = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
                 terms = [
@@ -378,6 +405,7 @@ def score(
     num_classes: int | None = None,
     layer_band: LayerBand | tuple[int, int] | str | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    precision: str | None = None,
 ) -> Scores:
     """Returns the zero-cost scores of ``model`` on one batch, computing all proxies in shared passes.
 
@@ -398,6 +426,10 @@ def score(
         num_classes: If given, the model's output width is checked against it.
         layer_band: The band [l̂, L̂] as percentile bins (``(low, high)`` or ``"low:high"``); default all.
         options: Per-proxy options, e.g. ``{"swap_reg": {"mu": 500, "sigma": 1e5}}``.
+        precision: ``"float32"``/None (default), or ``"bfloat16"``/``"float16"``: the shared forward
+            passes (and grasp's replay) run under ``torch.autocast`` on the scoring device; gradients
+            still reach float32 weights, synflow stays float64. Changes scores in the last digits of
+            the activations: measure the ranking effect (``benchmarks/precision_rho.py``) first.
 
     Raises:
         UnknownProxy: A proxy name is not registered.
@@ -421,6 +453,7 @@ def score(
     started = time.perf_counter()
     plan = make_plan(proxies, minibatches=minibatches, options=options)
     dev = resolve_device(device)
+    autocast_dtype = autocast_dtype_of(precision)
     x, y = load_batch(data, batch_size=batch_size, seed=seed, resolution=resolution)
     _check_batch(x, y, plan.minibatches)
     param = next(iter(model.parameters()), None)
@@ -444,6 +477,7 @@ def score(
             num_classes=num_classes,
             source_model=model,
             options={k: dict(v) for k, v in (options or {}).items()},
+            autocast_dtype=autocast_dtype,
         )
         finite = True
         if plan.forward:
@@ -476,5 +510,6 @@ def score(
             "layer_band": [band.low, band.high],
             "proxy_seconds": proxy_seconds,
             "oom_backoffs": ctx.backoffs,
+            "precision": str(autocast_dtype or torch.float32).removeprefix("torch."),
         },
     )

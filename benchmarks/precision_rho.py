@@ -1,0 +1,103 @@
+"""Does mixed precision change rankings? Scores NB201 cells at full precision and under autocast.
+
+For a seeded sample of NAS-Bench-201 cells this scores each network twice with the same batch, seed
+and initialisation: ``precision=None`` (float32) and ``precision=PRECISION`` (``torch.autocast``), and
+prints per proxy: Spearman(float32 scores, autocast scores) and Spearman of each with the table's
+accuracy, plus the seconds of both. On a CPU only bfloat16 is worth timing (float16 has no fast CPU
+kernels); the rankings are what this measures, the GPU is where autocast saves time.
+
+    python benchmarks/precision_rho.py --data-dir ../shared/data --n 100 --precision bfloat16
+
+The last line of stdout is a JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+import lswag_plugin
+from lswag_plugin.bench.tables import read_table
+from lswag_plugin.data import load_batch, shared_data_dir
+from lswag_plugin.spaces import get_space
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--n", type=int, default=100, help="cells (a seeded sample)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", default="bfloat16")
+    parser.add_argument("--proxies", default="lswag,swap,zico,nwot,meco")
+    parser.add_argument("--target", default="cifar10_valid_acc")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data_dir = shared_data_dir(args.data_dir)
+    table = read_table(data_dir / "nb201" / "nb201_accuracy.csv")
+    rows = [r for r in table.rows if r.get(args.target) not in (None, "")]
+    picked = np.random.default_rng(args.seed).choice(len(rows), size=args.n, replace=False)
+    space = get_space("nb201")
+    x, y = load_batch(data_dir / "images" / "cifar10_sample.npz", batch_size=64, seed=args.seed)
+    proxies = [p for p in args.proxies.split(",") if p]
+    scores: dict[str, dict[str, list[float]]] = {"full": {p: [] for p in proxies}}
+    scores["autocast"] = {p: [] for p in proxies}
+    seconds = {"full": 0.0, "autocast": 0.0}
+    acc = []
+    for i in picked:
+        row = rows[int(i)]
+        net = space.build_seeded(row["arch_str"], seed=args.seed, num_classes=10)
+        acc.append(float(row[args.target]))
+        for mode, precision in (("full", None), ("autocast", args.precision)):
+            t0 = time.perf_counter()
+            s = lswag_plugin.score(
+                net,
+                (x, y),
+                proxies,
+                device=args.device,
+                seed=args.seed,
+                batch_size=None,
+                precision=precision,
+            )
+            seconds[mode] += time.perf_counter() - t0
+            for p in proxies:
+                scores[mode][p].append(float(s[p]))
+    report = {}
+    for p in proxies:
+        full, mixed = np.array(scores["full"][p]), np.array(scores["autocast"][p])
+        report[p] = {
+            "full_vs_autocast": float(spearmanr(full, mixed, nan_policy="omit").statistic),
+            "full_vs_acc": float(spearmanr(full, acc, nan_policy="omit").statistic),
+            "autocast_vs_acc": float(spearmanr(mixed, acc, nan_policy="omit").statistic),
+        }
+    print(f"| proxy | ρ(float32, {args.precision}) | ρ(float32, acc) | ρ({args.precision}, acc) |")
+    print("|---|---|---|---|")
+    for p, r in report.items():
+        print(
+            f"| {p} | {r['full_vs_autocast']:.3f} | {r['full_vs_acc']:.3f} | {r['autocast_vs_acc']:.3f} |"
+        )
+    print(
+        f"seconds: float32 {seconds['full']:.1f}, {args.precision} {seconds['autocast']:.1f} ({args.device})"
+    )
+    print(
+        json.dumps(
+            {
+                "n": args.n,
+                "precision": args.precision,
+                "device": args.device,
+                "seconds": seconds,
+                "proxies": report,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
