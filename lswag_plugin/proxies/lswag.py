@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from lswag_plugin.engine.context import PassResults
 from lswag_plugin.proxies._registry import Needs, register_proxy
 from lswag_plugin.proxies.swap import DEFAULT_PATTERN_COUNT, count_patterns
@@ -21,13 +19,11 @@ def lswag_lambda(ctx: PassResults) -> float:
     total = 0.0
     for name, _ in ctx.banded_weight_layers():
         grads = ctx.weight_grads[name]
-        if len(grads) == 2:  # σ = ||g₁| − |g₂|| / 2: no mean, no boolean-indexed copies
-            twice_std = grads[0].abs().sub_(grads[1].abs()).abs_()
-            inverse = torch.where(twice_std > 0, 2.0 / twice_std, 0.0)
+        if len(grads) == 2:  # σ = ||g₁| − |g₂|| / 2, in place: no mean, no boolean-indexed copies
+            inverse = grads[0].abs().sub_(grads[1].abs()).abs_().reciprocal_().mul_(2.0)
         else:
-            _, std = mean_and_std([g.abs() for g in grads])
-            inverse = torch.where(std > 0, std.reciprocal(), 0.0)
-        total += log_sum(inverse) or 0.0
+            inverse = mean_and_std([g.abs() for g in grads])[1].reciprocal_()
+        total += log_sum(inverse.nan_to_num_(posinf=0.0)) or 0.0  # σ = 0: 1/σ = inf, skipped
     return total
 
 

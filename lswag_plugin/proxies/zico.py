@@ -56,7 +56,7 @@ def zico(ctx: PassResults) -> float:
         grads = ctx.weight_grads[name]
         _, std = mean_and_std(grads)
         mean_abs, _ = mean_and_std([g.abs() for g in grads])
-        nonzero = std > 0
-        term = log_sum(mean_abs[nonzero] / std[nonzero])
-        total += term or 0.0
+        # σ = 0 gives inf or nan (0/0): skipped, as the entries with zero σ are.
+        ratio = mean_abs.div_(std).nan_to_num_(nan=0.0, posinf=0.0)
+        total += log_sum(ratio) or 0.0
     return total
