@@ -7,6 +7,7 @@ grasp (its exact Hessian-vector product dominates on CPU); and every proxy in it
 times, interleaved, and the median is reported; ratios are medians over the plain pass's median.
 
     python benchmarks/proxy_cost.py --repeats 3
+    python benchmarks/proxy_cost.py --repeats 1 --models resnet18@224   # ResNet-18 at ImageNet size
 
 Prints a Markdown table, then (last line) a JSON object.
 """
@@ -31,7 +32,7 @@ NB201_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|n
 
 
 def models() -> dict[str, torch.nn.Module]:
-    """Returns the benchmarked networks."""
+    """Returns the benchmarked networks; ``NAME@R`` is scored on R×R inputs (``nb201``: 32×32)."""
     import timm
 
     from lswag_plugin.spaces import get_space
@@ -43,7 +44,13 @@ def models() -> dict[str, torch.nn.Module]:
         "vit_tiny@32": timm.create_model(
             "vit_tiny_patch16_224", img_size=32, patch_size=8, num_classes=10
         ),
+        "resnet18@224": timm.create_model("resnet18", num_classes=1000),
     }
+
+
+def resolution_of(model_name: str) -> int:
+    """Returns the input size of a benchmarked network (the ``@R`` suffix; 32 for NB201)."""
+    return int(model_name.split("@")[1]) if "@" in model_name else 32
 
 
 def plain_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -67,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="nb201,resnet18@32,vit_tiny@32")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    x, y = default_batch(64, resolution=32, seed=0)
     names = [p.name for p in available() if p.name != "libra" and not p.name.startswith("_")]
     configs = {
         "lswag": "lswag",
@@ -81,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     for model_name, model in models().items():
         if model_name not in wanted:
             continue
+        x, y = default_batch(64, resolution=resolution_of(model_name), seed=0)
         # Warm-up (allocators, lazy imports, timm's first call).
         plain_step(model, x, y)
         score_time(model, x, y, "all")
