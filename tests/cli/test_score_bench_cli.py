@@ -102,3 +102,15 @@ def test_bench_json_out_and_cache(table, tmp_path, capsys):
     second = last_json(capsys)
     assert second["scored"] == 0 and second["from_cache"] == 4
     assert second["spearman"] == first["spearman"]
+
+
+def test_bench_precision_has_cache_entries_of_its_own(table, tmp_path, capsys):
+    args = ["bench", "--space", "nb201", "--table", str(table), "--target", "acc"]
+    args += ["--proxies", "nwot", "--batch-size", "8", "--device", "cpu"]
+    args += ["--cache", str(tmp_path / "c.sqlite"), "--json"]
+    assert main(args) == 0
+    assert last_json(capsys)["scored"] == 4
+    assert main([*args, "--precision", "bfloat16"]) == 0
+    assert last_json(capsys)["scored"] == 4  # not read back from the float32 entries
+    assert main([*args, "--precision", "float32"]) == 0
+    assert last_json(capsys)["from_cache"] == 4  # float32 is the default: the same entries
