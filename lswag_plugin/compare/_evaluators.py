@@ -112,38 +112,17 @@ class ZeroCostGrid:
 
     def _score_group(self, group: list[str], arch_keys: list[str]) -> None:
         """Scores ``arch_keys`` with every proxy of ``group`` in one engine call each; fills the cache."""
-
-        import lswag_plugin
-        from lswag_plugin.proxies import available
-
         first = self.evaluators[group[0]]
-        first.load()
-        registered = {p.name for p in available()}
+        first.load()  # the batch is read before the clock starts
         for arch_key in arch_keys:
             started = time.perf_counter()
-            model = self.space.build_seeded(
-                self.space.decode(arch_key),
-                seed=first.seed,
-                num_classes=first.num_classes,
-                resolution=first.resolution,
-            )
-            scores = lswag_plugin.score(
-                model,
-                first._batch,
-                list(group),
-                device=first.device,
-                seed=first.seed,
-                batch_size=None,
-                minibatches=first.minibatches,
-                options=first.options,
-            )
+            values = first.score_cell(arch_key, group)
             seconds = time.perf_counter() - started
             self.computed["+".join(group)] = self.computed.get("+".join(group), 0) + 1
             items = {self._seconds_key(arch_key, group): seconds}
-            extra = {n: v for n, v in scores.components.items() if n in registered}
-            for name, value in {**extra, **scores}.items():
+            for name, value in values.items():
                 owner = self.evaluators.get(name, first)
-                items[owner.cache_key(arch_key, name)] = float(value)
+                items[owner.cache_key(arch_key, name)] = value
             self.cache.put_many(items)
 
     def _stored_seconds(self, group: list[str]) -> list[float]:

@@ -121,11 +121,39 @@ class ProxyEvaluator:
             version=cache_version({"minibatches": self.minibatches, "options": options}),
         )
 
+    def score_cell(self, arch_key: str, proxies: Sequence[str]) -> dict[str, float]:
+        """Scores one encoded architecture with ``proxies`` in one engine call, with this evaluator's
+        batch, seed and settings (the network is built seeded, the global RNG untouched).
+
+        Returns every proxy's value and the engine's components that are registered proxies
+        themselves (e.g. a ``libra`` member), so a cache can keep them all.
+        """
+        import lswag_plugin
+        from lswag_plugin.proxies import available
+
+        self.load()
+        model = self.space.build_seeded(
+            self.space.decode(arch_key),
+            seed=self.seed,
+            num_classes=self.num_classes,
+            resolution=self.resolution,
+        )
+        scores = lswag_plugin.score(
+            model,
+            self._batch,
+            list(proxies),
+            device=self.device,
+            seed=self.seed,
+            batch_size=None,
+            minibatches=self.minibatches,
+            options=self.options,
+        )
+        registered = {p.name for p in available()}
+        extra = {n: v for n, v in scores.components.items() if n in registered}
+        return {n: float(v) for n, v in {**extra, **scores}.items()}
+
     def raw_scores(self, archs: Sequence[Any]) -> list[float]:
         """Returns the proxy's raw value for each architecture (cache first, then the engine)."""
-
-        import lswag_plugin
-
         self.load()
         keys = [self.space.encode(a) for a in archs]
         found: dict[str, float] = {}
@@ -136,32 +164,11 @@ class ProxyEvaluator:
         for arch_key in keys:
             if arch_key in found:
                 continue
-            model = self.space.build_seeded(
-                self.space.decode(arch_key),
-                seed=self.seed,
-                num_classes=self.num_classes,
-                resolution=self.resolution,
-            )
-            scores = lswag_plugin.score(
-                model,
-                self._batch,
-                self.proxy,
-                device=self.device,
-                seed=self.seed,
-                batch_size=None,
-                minibatches=self.minibatches,
-                options=self.options,
-            )
+            values = self.score_cell(arch_key, [self.proxy])
             self.computed += 1
-            found[arch_key] = scores[self.proxy]
+            found[arch_key] = values[self.proxy]
             if self.cache is not None:
-                from lswag_plugin.proxies import available
-
-                registered = {p.name for p in available()}
-                extra = {n: v for n, v in scores.components.items() if n in registered}
-                self.cache.put_many(
-                    {self.cache_key(arch_key, n): float(v) for n, v in {**extra, **scores}.items()}
-                )
+                self.cache.put_many({self.cache_key(arch_key, n): v for n, v in values.items()})
         return [found[k] for k in keys]
 
     def __call__(self, archs: Sequence[Any]) -> list[float]:
