@@ -104,12 +104,12 @@ def load_runs(path: str | Path) -> list[dict[str, Any]]:
 
 def _append_line(path: Path, line: str) -> None:
     """Appends one line under an exclusive lock (other worker processes append to the same file)."""
-    with path.open("a") as fh:
+    with path.open("a+b") as fh:
         if fcntl is not None:
             fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            torn = path.stat().st_size and not path.read_bytes().endswith(b"\n")
-            fh.write(("\n" if torn else "") + line + "\n")
+            torn = fh.seek(0, 2) > 0 and (fh.seek(-1, 2) >= 0 and fh.read(1) != b"\n")
+            fh.write((("\n" if torn else "") + line + "\n").encode())  # appends at the end
             fh.flush()
         finally:
             if fcntl is not None:
