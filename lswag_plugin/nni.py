@@ -58,6 +58,7 @@ with warnings.catch_warnings():
 
 import lswag_plugin
 from lswag_plugin.engine.plan import make_plan
+from lswag_plugin.engine.rng import seeded
 from lswag_plugin.errors import LswagError
 
 __all__ = [
@@ -242,9 +243,7 @@ class ZeroCostEvaluator(Evaluator):
         started = time.perf_counter()
         sample = getattr(model, "sample", None)
         try:
-            with torch.random.fork_rng(devices=[]):
-                if self.init_seed is not None:
-                    torch.manual_seed(self.init_seed)
+            with seeded(self.init_seed):
                 network = model.executable_model()
             result = self.evaluate(network)
             nni.report_final_result(result)

@@ -20,6 +20,7 @@ from lswag_plugin.engine.capture import ActivationCapture, LayerOutputCapture, i
 from lswag_plugin.engine.clone import clone_module, is_plain_module_tree
 from lswag_plugin.engine.context import PassResults, disable_fused_attention, drop_module_hooks
 from lswag_plugin.engine.plan import Plan, make_plan
+from lswag_plugin.engine.rng import seeded
 from lswag_plugin.engine.scores import Scores
 from lswag_plugin.errors import BadBatch, BadDevice, LswagError, ProxyNotApplicable
 
@@ -462,8 +463,7 @@ def score(
     custom_loss = loss_fn is not None
     loss = loss_fn or (lambda out, target: F.cross_entropy(out.float(), target))
     band = LayerBand.parse(layer_band)
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        torch.manual_seed(seed)
+    with seeded(seed, dev):
         work = private_copy(model, dev)
         ctx = PassResults(
             model=work,

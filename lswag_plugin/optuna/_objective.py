@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from lswag_plugin.engine.rng import seeded
 from lswag_plugin.errors import LswagError
 from lswag_plugin.optuna._attrs import FAIL_REASON_ATTR
 
@@ -56,8 +57,10 @@ class ZeroCostObjective:
     goes on without ``catch=`` in ``study.optimize`` (with ask/tell, ``study.tell(trial, value)`` does the
     same). ``optuna.TrialPruned`` raised by ``build_model`` passes through.
 
-    Determinism: the model is built under ``torch.manual_seed(seed)`` (a forked RNG, one build at a time
-    across threads), and the batch and passes are seeded, so the score is a function of ``trial.params``.
+    Determinism: the model is built under ``torch.manual_seed(seed)`` and the batch and passes are
+    seeded, so the score is a function of ``trial.params``. PyTorch's generator is process-wide, so with
+    ``n_jobs`` threads the seeded builds and scores run one at a time (:func:`~lswag_plugin.engine.rng.seeded`);
+    to score in parallel, run worker processes on a shared storage.
     Scores are therefore cached by parameters (``cache_size`` entries; 0 disables): a
     :class:`PrescreenSampler` that used this objective to choose a candidate does not pay for it twice.
 
@@ -161,7 +164,6 @@ class ZeroCostObjective:
         self.catch = tuple(catch)
         self.cache_size = cache_size
         self._batch: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._build_lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._cache: OrderedDict[tuple[tuple[str, str], ...], dict[str, float]] = OrderedDict()
 
@@ -284,8 +286,7 @@ class ZeroCostObjective:
         import optuna
 
         try:
-            with self._build_lock, torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed)
+            with seeded(self.seed):
                 model = self.build_model(trial)
             if not isinstance(model, nn.Module):
                 raise TypeError(f"build_model returned {type(model).__name__}, not an nn.Module")

@@ -49,10 +49,9 @@ class SearchSpace(abc.ABC):
         self, arch: Any, *, seed: int, num_classes: int = 10, resolution: int | None = None
     ) -> nn.Module:
         """Returns :meth:`build` of ``arch`` initialised from ``seed``, leaving the global torch RNG as it was."""
-        import torch
+        from lswag_plugin.engine.rng import seeded
 
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
+        with seeded(seed):
             return self.build(arch, num_classes=num_classes, resolution=resolution)
 
     def validate(self, arch: Any) -> Any:
