@@ -22,7 +22,7 @@ from lswag_plugin.errors import (
 from lswag_plugin.proxies import available as available_proxies
 from lswag_plugin.proxies import register_proxy
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 __all__ = [
     "BadArchitecture",
