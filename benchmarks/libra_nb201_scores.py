@@ -3,7 +3,9 @@
 Phase ``score`` appends one CSV row per cell (resumable: cells already in the file are skipped). The
 cells are the first N of a seed-0 permutation of all 15,625, so any prefix is a uniform random sample.
 Each network is built after ``torch.manual_seed(0)`` and scored on 64 CIFAR-10 images (seed 0, 2 × 32).
-Phase ``fit`` joins the rows with nb201_accuracy.csv and reports LIBRA fitted on 10 % of the rows
+Phase ``fit`` also reads the ``--out`` of ``lswag bench`` (``--scores`` for CIFAR-10, ``--scores-cifar100``
+for CIFAR-100; the columns named like registered proxies are the pool). It joins the rows with
+nb201_accuracy.csv and reports LIBRA fitted on 10 % of the rows
 (Spearman on the other 90 %, mean ± std over 10 splits) and on all rows, for CIFAR-10
 (``cifar10_valid_acc``) and CIFAR-100 (``cifar100_test_acc``); it also writes the LIBRA model fitted on
 split 0 (10 % of the rows, CIFAR-10 validation accuracy) to ``--model``: the one ``search_nb201.py`` uses.
@@ -11,6 +13,7 @@ split 0 (10 % of the rows, CIFAR-10 validation accuracy) to ``--model``: the one
 Run:
     .venv/bin/python benchmarks/libra_nb201_scores.py score --n 1000 --out /tmp/nb201_scores.csv
     .venv/bin/python benchmarks/libra_nb201_scores.py fit --scores /tmp/nb201_scores.csv --model /tmp/libra_nb201.json
+    .venv/bin/python benchmarks/libra_nb201_scores.py fit --scores bench_c10.csv --scores-cifar100 bench_c100.csv
 """
 
 from __future__ import annotations
@@ -41,6 +44,14 @@ def read_accuracy(data_dir: Path) -> dict[str, dict[str, float]]:
             }
             for r in csv.DictReader(fh)
         }
+
+
+def proxy_columns(row: dict[str, str]) -> list[str]:
+    """Returns the columns of a scores CSV named like registered proxies (``libra`` excluded)."""
+    from lswag_plugin.proxies import available
+
+    registered = {p.name for p in available()} - {"libra"}
+    return [c for c in row if c in registered]
 
 
 def score(args: argparse.Namespace) -> None:
@@ -87,31 +98,39 @@ def fit(args: argparse.Namespace) -> None:
     from lswag_plugin.data import shared_data_dir
 
     truth = read_accuracy(shared_data_dir(args.data))
-    with open(args.scores) as fh:
-        rows = list(csv.DictReader(fh))
-    names = [c for c in rows[0] if c not in ("arch_str", "seconds")]
-    table = {n: np.array([float(r[n]) for r in rows]) for n in names}
-    results: dict = {"n": len(rows), "single": {}}
     targets = {"cifar10": "cifar10_valid_acc", "cifar100": "cifar100_test_acc"}
     params_col = {"cifar10": "params_m_cifar10", "cifar100": "params_m_cifar100"}
-    print(f"{len(rows)} cells scored\n\n| proxy | ρ C10 valid | ρ C100 |\n|---|---|---|")
-    accs = {ds: np.array([truth[r["arch_str"]][col] for r in rows]) for ds, col in targets.items()}
-    for n in names:
-        r = [libra.spearman(table[n], accs[ds]) for ds in targets]
+    files = {"cifar10": args.scores, "cifar100": args.scores_cifar100 or args.scores}
+    tables, accs, params = {}, {}, {}
+    for ds, path in files.items():
+        with open(path) as fh:
+            rows = list(csv.DictReader(fh))
+        names = proxy_columns(rows[0])
+        tables[ds] = {n: np.array([float(r[n]) for r in rows]) for n in names}
+        accs[ds] = np.array([truth[r["arch_str"]][targets[ds]] for r in rows])
+        params[ds] = np.array([truth[r["arch_str"]][params_col[ds]] for r in rows])
+    results: dict = {"n": {ds: len(a) for ds, a in accs.items()}, "single": {}}
+    print(f"cells scored: {results['n']}\n\n| proxy | ρ C10 valid | ρ C100 |\n|---|---|---|")
+    for n in tables["cifar10"]:
+        r = [
+            libra.spearman(tables[ds].get(n, np.full(len(accs[ds]), np.nan)), accs[ds])
+            for ds in targets
+        ]
         results["single"][n] = r
         print(f"| {n} | {r[0]:.3f} | {r[1]:.3f} |")
     print(
         "\n| dataset | fit rows | ρ fit | ρ held-out | selected (split 0 / all rows) |\n|---|---|---|---|---|"
     )
     for ds, col in targets.items():
-        acc = accs[ds]
-        params = np.array([truth[r["arch_str"]][params_col[ds]] for r in rows])
+        acc, table, n_params = accs[ds], tables[ds], params[ds]
         tr_rho, te_rho, sel, te_zscore = [], [], [], []
         for seed in range(10):
             perm = np.random.default_rng(seed).permutation(len(acc))
             n_fit = round(0.1 * len(acc))
             tr, te = perm[:n_fit], perm[n_fit:]
-            model = libra.fit({k: v[tr] for k, v in table.items()}, acc[tr], params[tr], target=col)
+            model = libra.fit(
+                {k: v[tr] for k, v in table.items()}, acc[tr], n_params[tr], target=col
+            )
             tr_rho.append(
                 libra.spearman(model.score_table({k: v[tr] for k, v in table.items()}), acc[tr])
             )
@@ -120,14 +139,14 @@ def fit(args: argparse.Namespace) -> None:
             )
             sel.append(model.selected)
             zmodel = libra.fit(
-                {k: v[tr] for k, v in table.items()}, acc[tr], params[tr], fusion="zscore"
+                {k: v[tr] for k, v in table.items()}, acc[tr], n_params[tr], fusion="zscore"
             )
             te_zscore.append(
                 libra.spearman(zmodel.score_table({k: v[te] for k, v in table.items()}), acc[te])
             )
             if seed == 0 and ds == "cifar10" and args.model:
                 model.save(args.model)  # the 10 % fit of split 0: what search_nb201.py uses
-        full = libra.fit(table, acc, params, target=col)
+        full = libra.fit(table, acc, n_params, target=col)
         rho_all = libra.spearman(full.score_table(table), acc)
         results[ds] = {
             "n_fit": round(0.1 * len(acc)),
@@ -166,7 +185,10 @@ def main() -> None:
     p.add_argument("--data", default=None)
     p.set_defaults(func=score)
     f = sub.add_parser("fit")
-    f.add_argument("--scores", required=True)
+    f.add_argument(
+        "--scores", required=True, help="scores CSV (CIFAR-10; also CIFAR-100 by default)"
+    )
+    f.add_argument("--scores-cifar100", default=None, help="scores CSV for CIFAR-100")
     f.add_argument("--model", default=None, help="write the all-rows CIFAR-10 LIBRA model here")
     f.add_argument("--json", default=None)
     f.add_argument("--data", default=None)
