@@ -13,7 +13,12 @@ Label-free proxies (synflow, l2_norm, nwot, jacov, params, flops) do not depend 
 Per-cell scores are appended to ``--out`` (CSV) as they are computed; a rerun resumes from it.
 
     nice python benchmarks/naslib_agreement.py --data-dir ../shared/data --dataset both \\
+        --proxies synflow,grad_norm,l2_norm,plain,nwot,epe_nas,jacov,snip,params,flops \\
         --out benchmarks/results/naslib_scores.csv
+    nice python benchmarks/naslib_agreement.py --data-dir ../shared/data --dataset both \\
+        --proxies fisher --out benchmarks/results/naslib_scores_fisher.csv
+    nice python benchmarks/naslib_agreement.py --data-dir ../shared/data --dataset both \\
+        --proxies grasp --limit 375 --out benchmarks/results/naslib_scores_grasp.csv
 
 The last line of stdout is a JSON object with the table.
 """
