@@ -51,9 +51,13 @@ def read_truth(data_dir: Path) -> dict[str, dict[str, float]]:
 
 
 def read_pool(path: Path) -> dict[str, dict[str, float]]:
+    """Returns arch → proxy scores from a ``libra_nb201_scores.py score`` or ``lswag bench --out`` CSV."""
+    from lswag_plugin.proxies import available
+
+    registered = {p.name for p in available()} - {"libra"}
     with open(path) as fh:
         return {
-            r["arch_str"]: {k: float(v) for k, v in r.items() if k not in ("arch_str", "seconds")}
+            r["arch_str"]: {k: float(v) for k, v in r.items() if k in registered}
             for r in csv.DictReader(fh)
         }
 
