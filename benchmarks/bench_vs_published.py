@@ -20,10 +20,10 @@ import json
 import math
 from pathlib import Path
 
+from libra_nb201_scores import proxy_columns
 from naslib_agreement import NASLIB_PROXIES, naslib_to_arch, published_score, spearman
 
 from lswag_plugin.data import shared_data_dir
-from lswag_plugin.proxies import available
 
 TARGETS = {"cifar10": "cifar10_valid_acc", "cifar100": "cifar100_test_acc"}
 
@@ -32,8 +32,7 @@ def report(path: Path, dataset: str, data_dir: Path) -> dict[str, dict[str, floa
     """Returns proxy → {rho, n, rho_shared, rho_published, n_shared} for one bench CSV."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    registered = [p.name for p in available() if p.name != "libra"]
-    proxies = [p for p in registered if p in rows[0]]
+    proxies = sorted(proxy_columns(rows[0]))
     target = TARGETS[dataset]
     acc = [float(r[target]) for r in rows]
     published = json.loads((data_dir / "nb201" / "naslib_zc_nasbench201.json").read_text())[dataset]
@@ -47,7 +46,10 @@ def report(path: Path, dataset: str, data_dir: Path) -> dict[str, dict[str, floa
         rho, n = spearman(ours, acc)
         entry = {"rho": rho, "n": n}
         if p in NASLIB_PROXIES:
-            theirs = [published_score(published[key_of[rows[i]["arch_str"]]], p) for i in shared]
+            theirs = [
+                published_score(published[key_of[rows[i]["arch_str"]]], NASLIB_PROXIES[p])
+                for i in shared
+            ]
             entry["rho_shared"], entry["n_shared"] = spearman(
                 [ours[i] for i in shared], [acc[i] for i in shared]
             )

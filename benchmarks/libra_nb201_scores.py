@@ -47,10 +47,10 @@ def read_accuracy(data_dir: Path) -> dict[str, dict[str, float]]:
 
 
 def proxy_columns(row: dict[str, str]) -> list[str]:
-    """Returns the columns of a scores CSV named like registered proxies (``libra`` excluded)."""
-    from lswag_plugin.proxies import available
+    """Returns the columns of a scores CSV named like the proxies of ``--proxies all``."""
+    from lswag_plugin.proxies import resolve_names
 
-    registered = {p.name for p in available()} - {"libra"}
+    registered = set(resolve_names("all"))
     return [c for c in row if c in registered]
 
 

@@ -52,14 +52,12 @@ def read_truth(data_dir: Path) -> dict[str, dict[str, float]]:
 
 def read_pool(path: Path) -> dict[str, dict[str, float]]:
     """Returns arch → proxy scores from a ``libra_nb201_scores.py score`` or ``lswag bench --out`` CSV."""
-    from lswag_plugin.proxies import available
+    from libra_nb201_scores import proxy_columns
 
-    registered = {p.name for p in available()} - {"libra"}
     with open(path) as fh:
-        return {
-            r["arch_str"]: {k: float(v) for k, v in r.items() if k in registered}
-            for r in csv.DictReader(fh)
-        }
+        rows = list(csv.DictReader(fh))
+    names = proxy_columns(rows[0]) if rows else []
+    return {r["arch_str"]: {k: float(r[k]) for k in names} for r in rows}
 
 
 def make_evaluator(space, proxy, *, data, libra_model, cache):

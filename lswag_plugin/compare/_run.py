@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -108,7 +109,11 @@ def _append_line(path: Path, line: str) -> None:
         if fcntl is not None:
             fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            torn = fh.seek(0, 2) > 0 and (fh.seek(-1, 2) >= 0 and fh.read(1) != b"\n")
+            torn = False  # a peer killed mid-write leaves a line without its newline
+            size = fh.seek(0, os.SEEK_END)
+            if size:
+                fh.seek(size - 1)
+                torn = fh.read(1) != b"\n"
             fh.write((("\n" if torn else "") + line + "\n").encode())  # appends at the end
             fh.flush()
         finally:

@@ -23,7 +23,7 @@ def fisher(ctx: PassResults) -> float:
     weight it owns: ``fan_in(l)`` = ``weight[0].numel()`` (in_channels/groups × kernel area, or
     in_features). Higher is better.
     """
-    modules = dict(ctx.model.named_modules())
+    modules = dict(ctx.weight_layers)
     total = torch.zeros((), dtype=torch.float64, device=ctx.device)
     for name, term in ctx.layer_output_saliency.items():
         total += term.sum() * modules[name].weight[0].numel()
