@@ -2,8 +2,9 @@
 
 For each dataset: LIBRA fitted on a random 10 % of the ~725 cells, Spearman ρ on the other 90 %
 (mean ± std over 10 splits), and LIBRA fitted on all rows (in-sample ρ, the paper's setting). Also the
-fusion-rule ablation: the rule is picked on a *tuning* half of the CIFAR-10 rows (10 % fit / rest, 20
-splits inside that half) and reported on the other half and on CIFAR-100, which the pick never saw.
+fusion-rule ablation: the rule (fusion × member weighting) is picked on a *tuning* half of the CIFAR-10
+rows (20 % of the half = 10 % of the table fit / rest, 20 splits inside that half) and reported on the
+other half and on CIFAR-100, which the pick never saw.
 
 Target: NASLib's ``val_accuracy`` (the accuracy NAS-Bench-Suite-Zero correlates against); #params: the
 table's ``params``. Candidate proxies: the 12 published columns (flops and params included, as in
@@ -54,7 +55,7 @@ def _take(table: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray
     return {k: v[idx] for k, v in table.items()}
 
 
-def split_eval(table, acc, params, rows, *, fraction, seeds, fusion, directions):
+def split_eval(table, acc, params, rows, *, fraction, seeds, fusion, weighting, directions):
     """Returns per-seed (train ρ, held-out ρ, selected) for fits on ``fraction`` of ``rows``."""
     out = []
     for seed in seeds:
@@ -63,7 +64,12 @@ def split_eval(table, acc, params, rows, *, fraction, seeds, fusion, directions)
         n_fit = max(3, round(fraction * len(rows)))
         tr, te = perm[:n_fit], perm[n_fit:]
         model = libra.fit(
-            _take(table, tr), acc[tr], params[tr], fusion=fusion, directions=directions
+            _take(table, tr),
+            acc[tr],
+            params[tr],
+            fusion=fusion,
+            weighting=weighting,
+            directions=directions,
         )
         rho_tr = libra.spearman(model.score_table(_take(table, tr)), acc[tr])
         rho_te = libra.spearman(model.score_table(_take(table, te)), acc[te])
@@ -81,7 +87,9 @@ def pool_rank_eval(table, acc, params, rows, *, fraction, seeds, directions):
         perm = rng.permutation(rows)
         n_fit = max(3, round(fraction * len(rows)))
         tr, te = perm[:n_fit], perm[n_fit:]
-        model = libra.fit(_take(table, tr), acc[tr], params[tr], directions=directions)
+        model = libra.fit(
+            _take(table, tr), acc[tr], params[tr], fusion="rank", directions=directions
+        )
         fused = sum(rankdata(m.transformed(table[m.name][te])) for m in model.members)
         out.append((float("nan"), libra.spearman(fused, acc[te]), model.selected))
     return out
@@ -135,7 +143,8 @@ def main() -> None:
         "\n| fusion | ρ tune half C10 | ρ report half C10 | ρ C100 (all rows) |\n|---|---|---|---|"
     )
     rules = {}
-    for rule in (*libra.FUSION_RULES, "pool_rank"):
+    candidates = [f"{r}/{w}" for r in libra.FUSION_RULES for w in libra.WEIGHTINGS]
+    for rule in (*candidates, "pool_rank"):
         row = []
         for ds_table, rows in (
             (tables["cifar10"], tune),
@@ -151,20 +160,23 @@ def main() -> None:
                     directions=directions,
                 )
             else:
+                fusion, weighting = rule.split("/")
                 res = split_eval(
                     *ds_table,
                     rows,
                     fraction=0.2 if len(rows) < 400 else 0.1,
                     seeds=range(20),
-                    fusion=rule,
+                    fusion=fusion,
+                    weighting=weighting,
                     directions=directions,
                 )
             row.append(float(np.mean([r[1] for r in res])))
         rules[rule] = row
         results["ablation"][rule] = row
         print(f"| {rule} | {row[0]:.3f} | {row[1]:.3f} | {row[2]:.3f} |")
-    streamable = {r: v for r, v in rules.items() if r in libra.FUSION_RULES}
+    streamable = {r: v for r, v in rules.items() if r in candidates}
     picked = max(streamable, key=lambda r: streamable[r][0])
+    fusion, weighting = picked.split("/")
     results["picked_fusion"] = picked
     print(f"\npicked on the tuning half (streamable rules only): {picked}")
 
@@ -181,12 +193,15 @@ def main() -> None:
             rows,
             fraction=0.1,
             seeds=range(10),
-            fusion=picked,
+            fusion=fusion,
+            weighting=weighting,
             directions=directions,
         )
         tr = np.array([r[0] for r in res])
         te = np.array([r[1] for r in res])
-        model = libra.fit(table, acc, params, fusion=picked, directions=directions)
+        model = libra.fit(
+            table, acc, params, fusion=fusion, weighting=weighting, directions=directions
+        )
         rho_all = libra.spearman(model.score_table(table), acc)
         results[ds] = {
             "split_10pct": {

@@ -6,7 +6,8 @@ Each network is built after ``torch.manual_seed(0)`` and scored on 64 CIFAR-10 i
 Phase ``fit`` also reads the ``--out`` of ``lswag bench`` (``--scores`` for CIFAR-10, ``--scores-cifar100``
 for CIFAR-100; the columns named like registered proxies are the pool). It joins the rows with
 nb201_accuracy.csv and reports LIBRA fitted on 10 % of the rows
-(Spearman on the other 90 %, mean ± std over 10 splits) and on all rows, for CIFAR-10
+(Spearman on the other 90 %, mean ± std over 10 splits; the default fusion, and the other rules of
+``ABLATION`` on the same splits) and on all rows, for CIFAR-10
 (``cifar10_valid_acc``) and CIFAR-100 (``cifar100_test_acc``); it also writes the LIBRA model fitted on
 split 0 (10 % of the rows, CIFAR-10 validation accuracy) to ``--model``: the one ``search_nb201.py`` uses.
 
@@ -33,6 +34,8 @@ import numpy as np
 PROXIES = (
     "lswag,swap,zico,nwot,snip,grad_norm,fisher,jacov,epe_nas,l2_norm,plain,params,synflow,meco"
 )
+#: Fusion rule / member weighting pairs also reported (the default pair is libra.fit's: logrank/snr).
+ABLATION = (("rank", "equal"), ("logrank", "equal"), ("zscore", "equal"), ("rank", "snr"))
 
 
 def read_accuracy(data_dir: Path) -> dict[str, dict[str, float]]:
@@ -123,7 +126,8 @@ def fit(args: argparse.Namespace) -> None:
     )
     for ds, col in targets.items():
         acc, table, n_params = accs[ds], tables[ds], params[ds]
-        tr_rho, te_rho, sel, te_zscore = [], [], [], []
+        tr_rho, te_rho, sel = [], [], []
+        ablation: dict[tuple[str, str], list[float]] = {pair: [] for pair in ABLATION}
         for seed in range(10):
             perm = np.random.default_rng(seed).permutation(len(acc))
             n_fit = round(0.1 * len(acc))
@@ -138,12 +142,17 @@ def fit(args: argparse.Namespace) -> None:
                 libra.spearman(model.score_table({k: v[te] for k, v in table.items()}), acc[te])
             )
             sel.append(model.selected)
-            zmodel = libra.fit(
-                {k: v[tr] for k, v in table.items()}, acc[tr], n_params[tr], fusion="zscore"
-            )
-            te_zscore.append(
-                libra.spearman(zmodel.score_table({k: v[te] for k, v in table.items()}), acc[te])
-            )
+            for rule, weighting in ABLATION:
+                other = libra.fit(
+                    {k: v[tr] for k, v in table.items()},
+                    acc[tr],
+                    n_params[tr],
+                    fusion=rule,
+                    weighting=weighting,
+                )
+                ablation[(rule, weighting)].append(
+                    libra.spearman(other.score_table({k: v[te] for k, v in table.items()}), acc[te])
+                )
             if seed == 0 and ds == "cifar10" and args.model:
                 model.save(args.model)  # the 10 % fit of split 0: what search_nb201.py uses
         full = libra.fit(table, acc, n_params, target=col)
@@ -153,8 +162,11 @@ def fit(args: argparse.Namespace) -> None:
             "train_mean": float(np.mean(tr_rho)),
             "heldout_mean": float(np.mean(te_rho)),
             "heldout_std": float(np.std(te_rho)),
-            "heldout_zscore_mean": float(np.mean(te_zscore)),
-            "heldout_zscore_std": float(np.std(te_zscore)),
+            "fusion": f"{model.fusion}/{model.weighting}",
+            "heldout_ablation": {
+                f"{rule}/{w}": [float(np.mean(v)), float(np.std(v))]
+                for (rule, w), v in ablation.items()
+            },
             "selected": sel,
             "all_rows": {"rho": rho_all, "summary": full.summary()},
         }
@@ -162,10 +174,11 @@ def fit(args: argparse.Namespace) -> None:
             f"| {ds} ({col}) | {round(0.1 * len(acc))} (10 %) | {np.mean(tr_rho):.3f} | "
             f"{np.mean(te_rho):.3f} ± {np.std(te_rho):.3f} | {', '.join(sel[0])} |"
         )
-        print(
-            f"| {ds} ({col}), z-score fusion | {round(0.1 * len(acc))} (10 %) | – | "
-            f"{np.mean(te_zscore):.3f} ± {np.std(te_zscore):.3f} | |"
-        )
+        for (rule, w), v in ablation.items():
+            print(
+                f"| {ds} ({col}), fusion {rule}/{w} | {round(0.1 * len(acc))} (10 %) | – | "
+                f"{np.mean(v):.3f} ± {np.std(v):.3f} | |"
+            )
         print(
             f"| {ds} ({col}) | {len(acc)} (all) | {rho_all:.3f} | – | {', '.join(full.selected)} |"
         )

@@ -14,15 +14,23 @@ candidates** (there is no pool inside an Optuna or NNI trial) with statistics st
 
 Fusion rules (a *choice* of this project, see docs/libra.md for the ablation):
 
-- ``"rank"`` (default: it won the ablation on a tuning split): each member's (oriented) score is
-  replaced by its mid-rank quantile within the fit sample (a streaming stand-in for ranking within a
-  pool); the fused score is the mean quantile. Ties of the quantiles are broken by the z-score rule
-  (weight ``RANK_TIE_BREAK``): without that, every candidate better than the best of the fit sample on
-  all members would score exactly 1, and a search could not tell the best candidates apart.
+- ``"rank"``: each member's (oriented) score is replaced by its mid-rank quantile within the fit sample
+  (a streaming stand-in for ranking within a pool); the fused score is the (weighted) mean quantile.
+  Ties of the quantiles are broken by the z-score rule (weight ``RANK_TIE_BREAK``): without that, every
+  candidate better than the best of the fit sample on all members would score exactly 1, and a search
+  could not tell the best candidates apart.
+- ``"logrank"`` (default, with ``"snr"`` weights: the pair won the ablation on a tuning split): as
+  ``"rank"``, with the log of the quantile, ``log((left + right + 1) / (2n + 2))`` (the paper's
+  Σ log(rank/N), kept finite): a candidate must not be poor on any member.
 - ``"zscore"``: each member score is oriented (negated for ``"min"`` proxies), passed through
   a signed log ``sign(s)·log1p(|s|)`` when that makes its fit sample less skewed (heavy-tailed proxies
   such as synflow), standardised with the fit sample's mean and standard deviation; the fused score is
-  the mean of the members' z-scores.
+  the (weighted) mean of the members' z-scores.
+
+Member weights (``weighting``): ``"equal"``, or ``"snr"``: member h weighs ``ρ_h² / (1 − ρ_h²)``
+(ρ_h its Spearman on the fit sample, clipped to [0, .999]), normalised to sum 1. If each member were
+accuracy plus independent noise, ρ_h² / (1 − ρ_h²) would be its signal-to-noise ratio and these the
+inverse-variance weights; a window that admits a member much weaker than z1 then costs little.
 
 Fallback when the window holds fewer than three proxies: the model keeps the members the window holds
 (``z1`` alone, or ``z1`` and ``z2``) and fuses those; it never reaches outside the window (proxies more
@@ -43,8 +51,12 @@ Example:
     >>> model = libra.fit(table, acc, params, window=0.5)
     >>> model.selected[0]
     'good'
-    >>> round(model.score({"good": 1.0, "noisy": 0.5, "size": 0.2, "junk": 0.0}), 3) > 0
+    >>> strong = {"good": 1.0, "noisy": 0.5, "size": 0.2, "junk": 0.0}
+    >>> weak = {"good": -1.0, "noisy": -0.5, "size": 0.2, "junk": 0.0}
+    >>> model.score(strong) > model.score(weak)
     True
+    >>> model.fusion, model.weighting, round(sum(model.weights), 6)
+    ('logrank', 'snr', 1.0)
 """
 
 from __future__ import annotations
@@ -64,6 +76,7 @@ from lswag_plugin.errors import LswagError
 
 __all__ = [
     "FUSION_RULES",
+    "WEIGHTINGS",
     "LibraError",
     "LibraModel",
     "MemberTransform",
@@ -71,11 +84,14 @@ __all__ = [
     "fit",
     "information_gain",
     "load",
+    "snr_weight",
     "spearman",
 ]
 
-#: Fusion rules a :class:`LibraModel` can use; both score one candidate at a time.
-FUSION_RULES = ("rank", "zscore")
+#: Fusion rules a :class:`LibraModel` can use; each scores one candidate at a time.
+FUSION_RULES = ("rank", "logrank", "zscore")
+#: How the members' terms are weighted (see the module docstring).
+WEIGHTINGS = ("equal", "snr")
 MODEL_FORMAT = "lswag-libra/1"
 #: Weight of the z-score inside the ``"rank"`` rule: it only breaks ties of the quantiles (candidates
 #: beyond the fit sample's range all have quantile 1), far below one quantile step for any fit sample
@@ -234,6 +250,24 @@ class MemberTransform:
         )
         return np.where(np.isneginf(t), -np.inf, q)
 
+    def log_quantile(self, raw: np.ndarray) -> np.ndarray:
+        """Returns ``log((left + right + 1) / (2n + 2))``: the log of a quantile kept inside (0, 1)."""
+        t = self.transformed(raw)
+        ref = np.asarray(self.reference)
+        ranks = np.searchsorted(ref, t, side="left") + np.searchsorted(ref, t, side="right")
+        return np.where(np.isneginf(t), -np.inf, np.log((ranks + 1.0) / (2.0 * len(ref) + 2.0)))
+
+
+def snr_weight(rho: float) -> float:
+    """Returns ``ρ² / (1 − ρ²)`` with ρ clipped to [0, .999]: a member's weight under ``"snr"``.
+
+    Example:
+        >>> round(snr_weight(0.9), 3), snr_weight(-0.2)
+        (4.263, 0.0)
+    """
+    r = min(max(float(rho), 0.0), 0.999) if math.isfinite(rho) else 0.0
+    return r * r / (1.0 - r * r)
+
 
 @dataclass
 class LibraModel:
@@ -242,7 +276,8 @@ class LibraModel:
     Attributes:
         selected: The members ``[z1, z2, z3]`` (fewer when the window is small; see ``fallback``).
         members: One :class:`MemberTransform` per selected proxy.
-        fusion: ``"rank"`` or ``"zscore"`` (see the module docstring).
+        fusion: ``"rank"``, ``"logrank"`` or ``"zscore"`` (see the module docstring).
+        weighting: ``"equal"`` or ``"snr"`` (member weights, see :attr:`weights`).
         spearman: ρ(proxy, accuracy) of every candidate proxy on the fit sample.
         information_gain: IG(z | z1) of every windowed proxy other than ``z1``.
         bias: ρ(proxy, #params) of every windowed proxy.
@@ -268,6 +303,7 @@ class LibraModel:
     selected: list[str]
     members: list[MemberTransform]
     fusion: str = "rank"
+    weighting: str = "equal"
     spearman: dict[str, float] = field(default_factory=dict)
     information_gain: dict[str, float] = field(default_factory=dict)
     bias: dict[str, float] = field(default_factory=dict)
@@ -282,8 +318,19 @@ class LibraModel:
     def __post_init__(self) -> None:
         if self.fusion not in FUSION_RULES:
             raise LibraError(f"unknown fusion rule {self.fusion!r}; choose one of {FUSION_RULES}")
+        if self.weighting not in WEIGHTINGS:
+            raise LibraError(f"unknown weighting {self.weighting!r}; choose one of {WEIGHTINGS}")
         if [m.name for m in self.members] != list(self.selected):
             raise LibraError("members must be the selected proxies, in order")
+
+    @property
+    def weights(self) -> list[float]:
+        """The members' weights in the fused score (sum 1), from ``weighting`` and their fit ρ."""
+        if self.weighting == "snr":
+            raw = [snr_weight(self.spearman.get(n, math.nan)) for n in self.selected]
+            if sum(raw) > 0:
+                return [w / sum(raw) for w in raw]
+        return [1.0 / len(self.selected)] * len(self.selected)
 
     def _terms(self, columns: Mapping[str, Any]) -> np.ndarray:
         missing = [n for n in self.selected if n not in columns]
@@ -297,8 +344,9 @@ class LibraModel:
             if self.fusion == "zscore":
                 terms.append(m.zscore(raw))
             else:
+                q = m.quantile(raw) if self.fusion == "rank" else m.log_quantile(raw)
                 with np.errstate(invalid="ignore"):
-                    terms.append(m.quantile(raw) + RANK_TIE_BREAK * m.zscore(raw))
+                    terms.append(q + RANK_TIE_BREAK * m.zscore(raw))
         return np.stack(terms, axis=0)
 
     def score_table(self, columns: Mapping[str, Sequence[float] | np.ndarray]) -> np.ndarray:
@@ -308,8 +356,9 @@ class LibraModel:
         ``[self.score(row) for row in rows]``.
         """
         terms = self._terms(columns)
+        weights = np.asarray(self.weights)[:, None]
         with np.errstate(invalid="ignore"):
-            fused = terms.mean(axis=0)
+            fused = (weights * terms).sum(axis=0)
         return np.where(np.isnan(fused), -np.inf, fused)
 
     def score(self, values: Mapping[str, float]) -> float:
@@ -366,6 +415,8 @@ class LibraModel:
         return {
             "selected": list(self.selected),
             "fusion": self.fusion,
+            "weighting": self.weighting,
+            "weights": dict(zip(self.selected, self.weights, strict=True)),
             "spearman": {n: self.spearman[n] for n in self.window},
             "information_gain": dict(self.information_gain),
             "bias": dict(self.bias),
@@ -435,7 +486,8 @@ def fit(
     *,
     window: float = 0.1,
     bins: int = 24,
-    fusion: str = "rank",
+    fusion: str = "logrank",
+    weighting: str = "snr",
     directions: Mapping[str, str] | None = None,
     target: str | None = None,
 ) -> LibraModel:
@@ -447,7 +499,8 @@ def fit(
         params: Their parameter counts (any unit).
         window: Width of the ρ window below the best proxy (0.1 in the paper).
         bins: Histogram bins for the entropies (24, as in NAS-Bench-Suite-Zero).
-        fusion: ``"rank"`` (default) or ``"zscore"``; see the module docstring.
+        fusion: ``"logrank"`` (default), ``"rank"`` or ``"zscore"``; see the module docstring.
+        weighting: ``"snr"`` (default) or ``"equal"`` member weights; see the module docstring.
         directions: Proxy name → ``"max"``/``"min"``; default: the registered proxy's direction, else max.
         target: Name of the accuracy column (stored for reference).
 
@@ -464,6 +517,8 @@ def fit(
         raise LibraError("no proxy columns to choose from; pass at least one proxy's scores")
     if fusion not in FUSION_RULES:
         raise LibraError(f"unknown fusion rule {fusion!r}; choose one of {FUSION_RULES}")
+    if weighting not in WEIGHTINGS:
+        raise LibraError(f"unknown weighting {weighting!r}; choose one of {WEIGHTINGS}")
     if not 0 < window <= 2:
         raise LibraError(f"window must be in (0, 2], got {window}")
     if bins < 2:
@@ -508,6 +563,7 @@ def fit(
         selected=selected,
         members=members,
         fusion=fusion,
+        weighting=weighting,
         spearman=rho,
         information_gain=ig,
         bias=b,

@@ -123,6 +123,45 @@ def test_rank_rule_is_mid_rank_quantile_of_fit_sample():
     assert model.score({"a": 4.5}) > model.score({"a": 4.0})
 
 
+def test_logrank_rule_is_log_of_a_quantile_kept_inside_zero_one():
+    acc = np.arange(10.0)
+    model = libra.fit({"a": acc}, acc, acc, fusion="logrank")
+    # 4.0: left 4 + right 5 = 9 → log((9 + 1) / (2·10 + 2))
+    assert model.score({"a": 4.0}) == pytest.approx(math.log(10 / 22), abs=1e-8)
+    assert model.score({"a": -100.0}) == pytest.approx(math.log(1 / 22), abs=1e-6)
+    assert model.score({"a": 100.0}) == pytest.approx(math.log(21 / 22), abs=1e-6)
+    assert model.score({"a": 100.0}) > model.score({"a": 50.0}) > model.score({"a": 9.5})
+
+
+def test_snr_weights_follow_the_fit_rho_and_equal_weights_are_the_mean():
+    table, acc, params = _table()
+    snr = libra.fit(table, acc, params, window=0.3, fusion="rank", weighting="snr")
+    equal = libra.fit(table, acc, params, window=0.3, fusion="rank", weighting="equal")
+    assert snr.selected == equal.selected == ["best", "copy", "sizeish"]
+    raw = [libra.snr_weight(snr.spearman[n]) for n in snr.selected]
+    assert snr.weights == pytest.approx([w / sum(raw) for w in raw])
+    assert snr.weights[0] == snr.weights[1] > snr.weights[2]  # a copy of z1 has z1's ρ
+    assert equal.weights == [1 / 3] * 3
+    row = {k: float(v[7]) for k, v in table.items()}
+    quantiles = [float(m.quantile(np.array([row[m.name]]))[0]) for m in snr.members]
+    assert snr.score(row) == pytest.approx(float(np.dot(snr.weights, quantiles)), abs=1e-6)
+    assert equal.score(row) == pytest.approx(float(np.mean(quantiles)), abs=1e-6)
+    assert libra.snr_weight(0.5) == pytest.approx(1 / 3)
+    assert libra.snr_weight(math.nan) == libra.snr_weight(-0.4) == 0.0
+
+
+def test_snr_weighting_keeps_a_dominant_member_dominant():
+    rng = np.random.default_rng(5)
+    acc = rng.normal(size=600)
+    table = {"strong": acc + 0.3 * rng.normal(size=600), "weak": acc + 1.0 * rng.normal(size=600)}
+    kwargs = {"window": 0.5, "fusion": "rank"}
+    snr = libra.fit(table, acc, acc, weighting="snr", **kwargs)
+    equal = libra.fit(table, acc, acc, weighting="equal", **kwargs)
+    assert snr.selected == ["strong", "weak"]
+    rho = {m.weighting: libra.spearman(m.score_table(table), acc) for m in (snr, equal)}
+    assert rho["snr"] > rho["equal"]
+
+
 def test_zscore_rule_uses_fit_statistics_and_log_for_heavy_tails():
     rng = np.random.default_rng(3)
     acc = rng.normal(size=200)
@@ -145,13 +184,33 @@ def test_non_finite_members_rank_lowest_never_nan():
 def test_serialisation_round_trip(tmp_path):
     table, acc, params = _table()
     for fusion in libra.FUSION_RULES:
-        model = libra.fit(table, acc, params, window=0.3, fusion=fusion, target="acc")
-        path = model.save(tmp_path / f"{fusion}.json")
-        loaded = libra.load(path)
-        assert loaded.selected == model.selected
-        assert loaded.summary() == model.summary()
-        np.testing.assert_array_equal(loaded.score_table(table), model.score_table(table))
-        assert json.loads(path.read_text())["format"] == "lswag-libra/1"
+        for weighting in libra.WEIGHTINGS:
+            model = libra.fit(
+                table, acc, params, window=0.3, fusion=fusion, weighting=weighting, target="acc"
+            )
+            path = model.save(tmp_path / f"{fusion}_{weighting}.json")
+            loaded = libra.load(path)
+            assert loaded.selected == model.selected
+            assert loaded.summary() == model.summary()
+            np.testing.assert_array_equal(loaded.score_table(table), model.score_table(table))
+            assert json.loads(path.read_text())["format"] == "lswag-libra/1"
+
+
+def test_model_files_without_weighting_load_with_equal_weights(tmp_path):
+    table, acc, params = _table()
+    model = libra.fit(table, acc, params, window=0.3, fusion="rank", weighting="equal")
+    data = model.to_dict()
+    del data["weighting"]  # files written before weightings existed
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    np.testing.assert_array_equal(libra.load(path).score_table(table), model.score_table(table))
+
+
+def test_cli_choices_match_the_library():
+    from lswag_plugin.cli import libra as cli
+
+    assert sorted(cli.FUSION_CHOICES) == sorted(libra.FUSION_RULES)
+    assert sorted(cli.WEIGHTING_CHOICES) == sorted(libra.WEIGHTINGS)
 
 
 def test_load_errors_name_the_fix(tmp_path):
@@ -169,6 +228,7 @@ def test_load_errors_name_the_fix(tmp_path):
         ({"scores": {"a": [1.0, 2.0]}, "accuracy": [1.0, 2.0], "params": [1.0, 2.0]}, "at least 3"),
         ({"scores": {"a": [1.0, 2.0, 3.0]}, "params": [1.0]}, "one value per architecture"),
         ({"fusion": "median"}, "unknown fusion"),
+        ({"weighting": "rho"}, "unknown weighting"),
         ({"window": 0.0}, "window"),
         ({"accuracy": [1.0, math.nan, 3.0]}, "NaN"),
     ],

@@ -12,6 +12,11 @@ import numpy as np
 
 from lswag_plugin.cli._common import print_json_line
 
+#: ``lswag_plugin.libra.FUSION_RULES`` and ``WEIGHTINGS``, spelled out so that building the parser does
+#: not import scipy (a test checks they agree).
+FUSION_CHOICES = ("logrank", "rank", "zscore")
+WEIGHTING_CHOICES = ("snr", "equal")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -40,7 +45,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     f.add_argument("--seed", type=int, default=0, help="seed of the train/held-out split")
     f.add_argument("--window", type=float, default=0.1, help="ρ window below the best proxy (0.1)")
     f.add_argument("--bins", type=int, default=24, help="histogram bins of the entropies (24)")
-    f.add_argument("--fusion", choices=("rank", "zscore"), default="rank")
+    f.add_argument(
+        "--fusion",
+        choices=FUSION_CHOICES,
+        default="logrank",
+        help="how the members' fit-sample quantiles (or z-scores) are fused (default: logrank)",
+    )
+    f.add_argument(
+        "--weighting",
+        choices=WEIGHTING_CHOICES,
+        default="snr",
+        help="member weights: rho^2/(1-rho^2) of each member on the fit rows (snr, default) or equal",
+    )
     f.add_argument("--out", required=True, help="write the model (JSON) here")
     f.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
     f.set_defaults(func=run_fit)
@@ -145,6 +161,7 @@ def run_fit(args: argparse.Namespace) -> int:
         window=args.window,
         bins=args.bins,
         fusion=args.fusion,
+        weighting=args.weighting,
         target=args.target,
     )
     model.save(args.out)
@@ -172,7 +189,10 @@ def run_fit(args: argparse.Namespace) -> int:
         f"selected: {', '.join(model.selected)}"
         + (f"  ({model.fallback})" if model.fallback else "")
     )
-    print(f"fusion: {model.fusion}   model written to {args.out}")
+    weights = ", ".join(f"{k} {w:.2f}" for k, w in zip(model.selected, model.weights, strict=True))
+    print(
+        f"fusion: {model.fusion}, {model.weighting} weights ({weights})   model written to {args.out}"
+    )
     print(f"Spearman on the {len(train)} fit rows: {rho_train:.4f}")
     if len(test):
         print(f"Spearman on the {len(test)} held-out rows: {rho_test:.4f}")
@@ -185,6 +205,7 @@ def run_fit(args: argparse.Namespace) -> int:
                 "n_train": len(train),
                 "n_test": len(test),
                 "fusion": model.fusion,
+                "weighting": model.weighting,
                 "model": str(args.out),
                 "summary": model.summary(),
             }
