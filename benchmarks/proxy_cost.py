@@ -1,4 +1,4 @@
-"""Cost of scoring, as a ratio to one plain forward+backward of the same batch (CPU, one run).
+"""Cost of scoring, as a ratio to one plain forward+backward of the same batch (one device, one run).
 
 For an NB201 network, timm's ResNet-18 and a small timm ViT (``vit_tiny_patch16_224`` with 8×8
 patches), all on a batch of 64 CIFAR-sized images (32×32, the batch of the L-SWAG paper), this times: one plain forward+backward (cross-entropy, train mode, a private copy);
@@ -8,6 +8,7 @@ times, interleaved, and the median is reported; ratios are medians over the plai
 
     python benchmarks/proxy_cost.py --repeats 3
     python benchmarks/proxy_cost.py --repeats 1 --models resnet18@224   # ResNet-18 at ImageNet size
+    python benchmarks/proxy_cost.py --device cuda --models nb201,resnet18@32,vit_tiny@32,resnet18@224
 
 Prints a Markdown table, then (last line) a JSON object.
 """
@@ -53,18 +54,26 @@ def resolution_of(model_name: str) -> int:
     return int(model_name.split("@")[1]) if "@" in model_name else 32
 
 
+def _sync(x: torch.Tensor) -> None:
+    if x.is_cuda:
+        torch.cuda.synchronize(x.device)
+
+
 def plain_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Seconds of one forward+backward of the whole batch on a copy (the copy is not timed)."""
     work = copy.deepcopy(model).train()
+    _sync(x)
     t0 = time.perf_counter()
     F.cross_entropy(work(x), y).backward()
+    _sync(x)
     return time.perf_counter() - t0
 
 
 def score_time(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, proxies: str) -> float:
+    _sync(x)
     t0 = time.perf_counter()
-    lswag_plugin.score(model, (x, y), proxies, device="cpu", batch_size=None)
-    return time.perf_counter() - t0
+    lswag_plugin.score(model, (x, y), proxies, device=x.device, batch_size=None)
+    return time.perf_counter() - t0  # score returns Python floats: the device has finished
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--models", default="nb201,resnet18@32,vit_tiny@32")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (model and batch live there)")
     args = parser.parse_args(argv)
+    device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     names = [p.name for p in available() if p.name != "libra" and not p.name.startswith("_")]
     configs = {
@@ -87,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     for model_name, model in models().items():
         if model_name not in wanted:
             continue
+        model = model.to(device)
         x, y = default_batch(64, resolution=resolution_of(model_name), seed=0)
+        x, y = x.to(device), y.to(device)
         # Warm-up (allocators, lazy imports, timm's first call).
         plain_step(model, x, y)
         score_time(model, x, y, "all")
@@ -110,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     for model_name, rep in report.items():
         for label, sec in rep["seconds"].items():
             print(f"| {model_name} | {label} | {sec:.3f} | {rep['ratio'][label]:.2f} |")
-    print(json.dumps({"threads": args.threads, "repeats": args.repeats, **report}))
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(json.dumps({"device": name, "threads": args.threads, "repeats": args.repeats, **report}))
     return 0
 
 
