@@ -93,9 +93,9 @@ FUSION_RULES = ("rank", "logrank", "zscore")
 #: How the members' terms are weighted (see the module docstring).
 WEIGHTINGS = ("equal", "snr")
 MODEL_FORMAT = "lswag-libra/1"
-#: Weight of the z-score inside the ``"rank"`` rule: it only breaks ties of the quantiles (candidates
-#: beyond the fit sample's range all have quantile 1), far below one quantile step for any fit sample
-#: under 10^5 rows and |z| < 10^3.
+#: Weight of the z-score inside the ``"rank"`` and ``"logrank"`` rules: it only breaks ties of the
+#: quantiles (candidates beyond the fit sample's range all have quantile 1), far below one quantile
+#: step for any fit sample under 10^5 rows and |z| < 10^3.
 RANK_TIE_BREAK = 1e-9
 
 
@@ -241,21 +241,22 @@ class MemberTransform:
         """Returns the z-scores of ``raw`` against the fit sample."""
         return (self.transformed(raw) - self.mean) / self.std
 
-    def quantile(self, raw: np.ndarray) -> np.ndarray:
-        """Returns the mid-rank quantile in [0, 1] of ``raw`` within the fit sample (−inf → −inf)."""
+    def _ranks(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Returns (transformed scores, twice their mid-rank in the fit sample, fit-sample size)."""
         t = self.transformed(raw)
         ref = np.asarray(self.reference)
-        q = (np.searchsorted(ref, t, side="left") + np.searchsorted(ref, t, side="right")) / (
-            2.0 * len(ref)
-        )
-        return np.where(np.isneginf(t), -np.inf, q)
+        twice = np.searchsorted(ref, t, side="left") + np.searchsorted(ref, t, side="right")
+        return t, twice, len(ref)
+
+    def quantile(self, raw: np.ndarray) -> np.ndarray:
+        """Returns the mid-rank quantile in [0, 1] of ``raw`` within the fit sample (−inf → −inf)."""
+        t, twice, n = self._ranks(raw)
+        return np.where(np.isneginf(t), -np.inf, twice / (2.0 * n))
 
     def log_quantile(self, raw: np.ndarray) -> np.ndarray:
         """Returns ``log((left + right + 1) / (2n + 2))``: the log of a quantile kept inside (0, 1)."""
-        t = self.transformed(raw)
-        ref = np.asarray(self.reference)
-        ranks = np.searchsorted(ref, t, side="left") + np.searchsorted(ref, t, side="right")
-        return np.where(np.isneginf(t), -np.inf, np.log((ranks + 1.0) / (2.0 * len(ref) + 2.0)))
+        t, twice, n = self._ranks(raw)
+        return np.where(np.isneginf(t), -np.inf, np.log((twice + 1.0) / (2.0 * n + 2.0)))
 
 
 def snr_weight(rho: float) -> float:
