@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import sys
@@ -132,27 +133,16 @@ def fit(args: argparse.Namespace) -> None:
             perm = np.random.default_rng(seed).permutation(len(acc))
             n_fit = round(0.1 * len(acc))
             tr, te = perm[:n_fit], perm[n_fit:]
-            model = libra.fit(
-                {k: v[tr] for k, v in table.items()}, acc[tr], n_params[tr], target=col
-            )
-            tr_rho.append(
-                libra.spearman(model.score_table({k: v[tr] for k, v in table.items()}), acc[tr])
-            )
-            te_rho.append(
-                libra.spearman(model.score_table({k: v[te] for k, v in table.items()}), acc[te])
-            )
+            train = {k: v[tr] for k, v in table.items()}
+            test = {k: v[te] for k, v in table.items()}
+            model = libra.fit(train, acc[tr], n_params[tr], target=col)
+            tr_rho.append(libra.spearman(model.score_table(train), acc[tr]))
+            te_rho.append(libra.spearman(model.score_table(test), acc[te]))
             sel.append(model.selected)
             for rule, weighting in ABLATION:
-                other = libra.fit(
-                    {k: v[tr] for k, v in table.items()},
-                    acc[tr],
-                    n_params[tr],
-                    fusion=rule,
-                    weighting=weighting,
-                )
-                ablation[(rule, weighting)].append(
-                    libra.spearman(other.score_table({k: v[te] for k, v in table.items()}), acc[te])
-                )
+                # the choice of members does not depend on the fusion: only the fused score changes
+                other = dataclasses.replace(model, fusion=rule, weighting=weighting)
+                ablation[(rule, weighting)].append(libra.spearman(other.score_table(test), acc[te]))
             if seed == 0 and ds == "cifar10" and args.model:
                 model.save(args.model)  # the 10 % fit of split 0: what search_nb201.py uses
         full = libra.fit(table, acc, n_params, target=col)
