@@ -24,11 +24,15 @@ def seeded(seed: int | None, device: torch.device | str | None = None) -> Iterat
     in different threads run one after another. Threads that build and score networks (Optuna's
     ``n_jobs``) get the same values as a sequential run; to score in parallel, use processes.
 
+    Only the generators the block saves are seeded: the CPU generator and, for a CUDA ``device``, that
+    device's. ``torch.manual_seed`` would also reseed every other accelerator generator, for good, since
+    the block would not restore them. The CPU stream is the one ``torch.manual_seed(seed)`` gives.
+
     Args:
-        seed: Passed to ``torch.manual_seed``; None keeps the current state (the block still forks it
-            and holds the lock).
-        device: The state of this CUDA device is saved and restored too; a CPU device, or None, saves
-            only the CPU generator.
+        seed: The seed; None keeps the current state (the block still forks it and holds the lock).
+        device: The state of this CUDA device is seeded, saved and restored too. None means torch's
+            default device (``torch.set_default_device``), where a build creates its tensors; a CPU
+            device saves only the CPU generator.
 
     Example:
         >>> import torch
@@ -40,9 +44,18 @@ def seeded(seed: int | None, device: torch.device | str | None = None) -> Iterat
         >>> bool((a == b).all())
         True
     """
-    dev = torch.device(device) if device is not None else None
-    devices = [dev] if dev is not None and dev.type == "cuda" else []
+    dev = torch.device(device) if device is not None else _default_device()
+    devices = [dev] if dev.type == "cuda" else []
     with _LOCK, torch.random.fork_rng(devices=devices):
         if seed is not None:
-            torch.manual_seed(seed)
+            torch.random.default_generator.manual_seed(int(seed))
+            for d in devices:
+                with torch.cuda.device(d):
+                    torch.cuda.manual_seed(int(seed))
         yield
+
+
+def _default_device() -> torch.device:
+    """torch's default device for new tensors (``torch.get_default_device`` appeared in torch 2.3)."""
+    get = getattr(torch, "get_default_device", None)
+    return get() if get is not None else torch.device("cpu")
