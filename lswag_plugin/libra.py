@@ -329,8 +329,9 @@ class LibraModel:
         """The members' weights in the fused score (sum 1), from ``weighting`` and their fit ρ."""
         if self.weighting == "snr":
             raw = [snr_weight(self.spearman.get(n, math.nan)) for n in self.selected]
-            if sum(raw) > 0:
-                return [w / sum(raw) for w in raw]
+            total = sum(raw)
+            if total > 0:
+                return [w / total for w in raw]
         return [1.0 / len(self.selected)] * len(self.selected)
 
     def _terms(self, columns: Mapping[str, Any]) -> np.ndarray:
