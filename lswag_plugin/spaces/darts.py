@@ -306,6 +306,7 @@ class DartsCell(nn.Module):
             else ReLUConvBN(c_prev_prev, c, 1, 1, 0)
         )
         self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0)
+        self.reduction = reduction
         self.indices = [int(src) for _, src in pairs]
         self.edges = nn.ModuleList(
             _op(op, c, 2 if reduction and src < 2 else 1, style) for op, src in pairs
