@@ -201,7 +201,7 @@ def test_params_match_naslib_for_all_725_cells(data_dir) -> None:
 
     Match rate 725 / 725 (no misses to explain). It takes NASLib's ops (non-affine BN in the cell ops,
     as NASLib's NasBench301SearchSpace builds them); DARTS' affine ops would miss every row by
-    7,680 to 9,728 parameters. Every key also comes back from :func:`to_naslib_key` as it was written.
+    3,200 to 15,488 parameters. Every key also comes back from :func:`to_naslib_key` as it was written.
     """
     space = get_space("darts")
     rows = naslib_rows(data_dir)
