@@ -175,6 +175,7 @@ def test_forward_no_auxiliary_head_no_inplace_relu() -> None:
     assert isinstance(net, DartsNetwork) and len(net.cells) == 8
     assert [i for i, c in enumerate(net.cells) if c.reduction] == [2, 5]
     assert net(torch.randn(2, 3, 32, 32)).shape == (2, 7)
+    assert net(torch.randn(1, 3, 30, 30)).shape == (1, 7)  # odd sizes at the reductions
     assert not any("aux" in name for name, _ in net.named_modules())
     relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
     assert relus and not any(m.inplace for m in relus)
