@@ -21,7 +21,7 @@ from torch.func import functional_call, grad, jvp
 
 from lswag_plugin.data import default_batch
 from lswag_plugin.engine.capture import is_weight_layer
-from lswag_plugin.engine.context import disable_fused_attention
+from lswag_plugin.engine.clone import disable_fused_attention
 
 
 def theta_h_g(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, how: str) -> float:

@@ -9,20 +9,22 @@ Example:
     296.0
 """
 
-from lswag_plugin.engine import LayerBand, Scores, score
+# The engine first (it imports no proxy), then the proxy families, which register themselves.
+from lswag_plugin import proxies as _proxies  # noqa: F401
+from lswag_plugin._version import __version__
+from lswag_plugin.engine import LayerBand, Scores, ScoringConfig, score
+from lswag_plugin.engine.registry import available as available_proxies
+from lswag_plugin.engine.registry import register_proxy
 from lswag_plugin.errors import (
     BadArchitecture,
     BadBatch,
     BadData,
     BadDevice,
     LswagError,
+    NonFiniteOutputWarning,
     ProxyNotApplicable,
     UnknownProxy,
 )
-from lswag_plugin.proxies import available as available_proxies
-from lswag_plugin.proxies import register_proxy
-
-__version__ = "0.1.1"
 
 __all__ = [
     "BadArchitecture",
@@ -31,8 +33,10 @@ __all__ = [
     "BadDevice",
     "LayerBand",
     "LswagError",
+    "NonFiniteOutputWarning",
     "ProxyNotApplicable",
     "Scores",
+    "ScoringConfig",
     "UnknownProxy",
     "__version__",
     "available_proxies",

@@ -6,7 +6,8 @@ per percentile bin of depth, and take the band where that profile spikes. The sp
 choice (the paper's supplement was not available): bins whose mean exceeds the median of the ten bins by
 ``k`` scaled MADs (``scipy.stats.median_abs_deviation(scale="normal")``); the band is the longest run of
 such bins. When no bin stands out, the band is all bins — what we measured on NAS-Bench-201 and
-AutoFormer, where mean log σ falls steadily with depth (see README, "Layer band").
+AutoFormer, where mean log σ falls steadily with depth (see docs/results.md, "Layer band of
+NAS-Bench-201").
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,9 +25,19 @@ import numpy as np
 import torch
 from scipy import stats
 
-from lswag_plugin.engine import LayerBand, PassResults, percentile_bin, score
+from lswag_plugin.cache import default_cache_path
+from lswag_plugin.engine import (
+    LayerBand,
+    Needs,
+    PassResults,
+    Scorer,
+    ScoringConfig,
+    percentile_bin,
+    register_proxy,
+    score,
+)
 from lswag_plugin.engine.band import NUM_BINS
-from lswag_plugin.proxies import Needs, register_proxy
+from lswag_plugin.output import figure, progress
 from lswag_plugin.proxies.zico import mean_and_std
 
 __all__ = ["BandEstimate", "detect_spike", "estimate_band", "layer_log_sigma_bins"]
@@ -55,8 +67,11 @@ def layer_log_sigma_bins(
     model: torch.nn.Module, batch: Any, *, seed: int = 0, device: str = "cpu"
 ) -> np.ndarray:
     """Returns the mean log σ(|∂L/∂w|) of the weight layers in each of the 10 percentile bins (NaN if empty)."""
-    s = score(model, batch, _PROFILE, seed=seed, batch_size=None, device=device)
-    return np.array([s.components[f"{_PROFILE}.{b}"] for b in range(NUM_BINS)])
+    return _profile(score(model, batch, _PROFILE, seed=seed, batch_size=None, device=device))
+
+
+def _profile(scores: Any) -> np.ndarray:
+    return np.array([scores.components[f"{_PROFILE}.{b}"] for b in range(NUM_BINS)])
 
 
 def detect_spike(bin_means: Sequence[float], *, k: float = 3.0) -> LayerBand | None:
@@ -109,71 +124,71 @@ class BandEstimate:
 
     def plot(self, path: str | Path) -> Path:
         """Writes the mean log σ per percentile bin (± std over networks), band shaded, to a PNG."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        bins = np.arange(NUM_BINS)
-        ax.errorbar(bins, self.bin_means, yerr=self.bin_stds, marker="o", capsize=3)
-        lo, hi = self.band
-        ax.axvspan(lo - 0.4, hi + 0.4, alpha=0.15, color="tab:green", label=f"band [{lo}, {hi}]")
-        ax.set_xlabel("percentile bin of depth (weight layers)")
-        ax.set_ylabel("mean log σ(|∂L/∂w|)")
-        verdict = "spike" if self.spike_found else "no spike: all bins"
-        ax.set_title(f"{self.space}: {self.num_networks} networks at init ({verdict})")
-        ax.set_xticks(bins)
-        ax.legend()
-        fig.tight_layout()
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=120)
-        plt.close(fig)
-        return out
+        with figure(path, figsize=(6, 3.5), dpi=120) as (_, ax):
+            bins = np.arange(NUM_BINS)
+            ax.errorbar(bins, self.bin_means, yerr=self.bin_stds, marker="o", capsize=3)
+            lo, hi = self.band
+            ax.axvspan(
+                lo - 0.4, hi + 0.4, alpha=0.15, color="tab:green", label=f"band [{lo}, {hi}]"
+            )
+            ax.set_xlabel("percentile bin of depth (weight layers)")
+            ax.set_ylabel("mean log σ(|∂L/∂w|)")
+            verdict = "spike" if self.spike_found else "no spike: all bins"
+            ax.set_title(f"{self.space}: {self.num_networks} networks at init ({verdict})")
+            ax.set_xticks(bins)
+            ax.legend()
+        return Path(path)
 
 
 def _cache_file(space: str, settings: dict[str, Any]) -> Path:
-    from lswag_plugin.cache import default_cache_path
-
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     return default_cache_path().parent / "bands" / f"{space}-{digest}.json"
 
 
 def estimate_band(
     space: Any,
-    batch: tuple[torch.Tensor, torch.Tensor],
+    config: ScoringConfig | tuple[torch.Tensor, torch.Tensor] | None = None,
     *,
     num_networks: int = 1000,
-    seed: int = 0,
-    num_classes: int = 10,
-    resolution: int | None = None,
     k: float = 3.0,
-    device: str = "cpu",
     use_cache: bool = True,
     show_progress: bool = False,
+    **settings: Any,
 ) -> BandEstimate:
     """Returns the label-free band of ``space``, computed once and cached on disk.
 
     Args:
         space: A :class:`~lswag_plugin.spaces.SearchSpace`.
-        batch: The ``(x, y)`` batch the networks are probed with.
+        config: The scoring settings: the batch the networks are probed with, ``num_classes``,
+            ``resolution`` (default the space's) and ``seed`` (of the architecture sample; network
+            ``i`` is initialised from ``seed + i``). An ``(x, y)`` batch is accepted too (deprecated).
         num_networks: Random architectures to sample (the paper uses ~1000).
-        seed: Seed of the architecture sample and their initialisation.
         k: Spike threshold in scaled MADs above the median bin.
         use_cache: Read/write ``$LSWAG_CACHE_DIR/bands/<space>-<settings hash>.json``.
+        show_progress: A progress bar on stderr.
+        **settings: Fields of :class:`~lswag_plugin.engine.ScoringConfig` overriding ``config``'s.
     """
-    from lswag_plugin.data import batch_fingerprint
-
-    settings = {
+    if isinstance(config, tuple):
+        warnings.warn(
+            "estimate_band(space, (x, y)) is deprecated; pass a ScoringConfig (or data=(x, y))",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        settings = {"data": config, "batch_size": None, **settings}
+        config = None
+    scorer = Scorer(_PROFILE, config, space=space, **settings)
+    config = scorer.config
+    key = {
         "space": space.name,
         "num_networks": num_networks,
-        "seed": seed,
-        "num_classes": num_classes,
-        "resolution": resolution,
-        "data": batch_fingerprint(*batch),
+        "seed": config.seed,
+        "num_classes": config.num_classes,
+        "resolution": config.resolution,
+        "data": config.fingerprint(),
     }
-    path = _cache_file(space.name, settings)
+    if config.minibatches != 2:  # the default keeps the files it always had
+        key["minibatches"] = config.minibatches
+    path = _cache_file(space.name, key)
     if use_cache and path.exists():
         cached = json.loads(path.read_text())
         profile = np.asarray(cached["bin_means"], dtype=float)
@@ -181,16 +196,16 @@ def estimate_band(
         return BandEstimate(
             **{**cached, "k": k, "spike_found": found is not None, "band": _band_tuple(found)}
         )
-    from lswag_plugin.cli._common import progress
-
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(config.seed)
     rows = []
     for i in progress(range(num_networks), desc=f"band {space.name}", disable=not show_progress):
-        arch = space.sample(rng)
         model = space.build_seeded(
-            arch, seed=seed + i, num_classes=num_classes, resolution=resolution
+            space.sample(rng),
+            seed=config.seed + i,
+            num_classes=config.num_classes,
+            resolution=config.resolution,
         )
-        rows.append(layer_log_sigma_bins(model, batch, seed=seed, device=device))
+        rows.append(_profile(scorer.score(model, owned=True)))
     profile_all = np.vstack(rows)
     with np.errstate(all="ignore"):
         means = np.nanmean(profile_all, axis=0)
@@ -204,7 +219,7 @@ def estimate_band(
         bin_stds=[float(v) for v in stds],
         num_networks=num_networks,
         k=k,
-        settings=settings,
+        settings=key,
     )
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)

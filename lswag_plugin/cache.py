@@ -1,8 +1,10 @@
-"""A persistent score cache (SQLite from the standard library), shared by bench, search, Optuna and NNI.
+"""A persistent score cache (SQLite from the standard library), shared by bench, search, compare, band,
+Optuna and NNI.
 
 A score is keyed by everything that determines it: the space, the architecture's canonical string, the
-proxy, a fingerprint of the batch, the seed, the resolution and a version string (the package version
-plus a hash of the scoring options, see :func:`cache_version`). Values are stored as the 8 bytes of the
+proxy, a fingerprint of the batch, the seed, the image size and a version string (the package version
+plus a hash of the scoring settings, see :func:`cache_version`). Keys are made in one place,
+:meth:`lswag_plugin.engine.ScoringConfig.cache_key`; this module only stores them. Values are stored as the 8 bytes of the
 IEEE double, so NaN and ±inf come back exactly.
 
 Concurrency: the database is in WAL mode with a busy timeout, and every :meth:`ScoreCache.put_many` is one
@@ -23,13 +25,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lswag_plugin.errors import LswagError
+from lswag_plugin._version import __version__
+from lswag_plugin.errors import CacheError
 
 __all__ = ["CACHE_DIR_ENV", "CacheError", "CacheKey", "CacheStats", "ScoreCache", "cache_version"]
 
 #: Environment variable naming the folder of the default cache file ``scores.sqlite``.
 CACHE_DIR_ENV = "LSWAG_CACHE_DIR"
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _NO_RESOLUTION = -1  # SQLite treats NULLs in a primary key as distinct: store None as -1.
 _COLUMNS = ("space", "arch", "proxy", "data", "seed", "resolution", "version")
 _SCHEMA = """
@@ -45,10 +48,22 @@ CREATE TABLE IF NOT EXISTS scores (
     PRIMARY KEY (space, arch, proxy, data, seed, resolution, version)
 ) WITHOUT ROWID
 """
-
-
-class CacheError(LswagError):
-    """The score cache file cannot be used (corrupt, not a score cache, or unwritable)."""
+#: Seconds one engine call took to score a group of proxies on one architecture (version 2).
+_TIMINGS = """
+CREATE TABLE IF NOT EXISTS timings (
+    space TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    proxy TEXT NOT NULL,
+    data TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    resolution INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    PRIMARY KEY (space, arch, proxy, data, seed, resolution, version, grp)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS timings_by_group ON timings (grp, space, proxy, data, seed, resolution, version)
+"""
 
 
 @dataclass(frozen=True)
@@ -61,8 +76,8 @@ class CacheKey:
         proxy: Proxy name.
         data: Fingerprint of the batch (``lswag_plugin.data.batch_fingerprint``).
         seed: Seed of the batch and of the initialisation.
-        resolution: Input resolution, or None for the source's own.
-        version: ``lswag_plugin.__version__`` plus a hash of the scoring options (:func:`cache_version`).
+        resolution: The batch's image size (None for inputs that are not images).
+        version: ``lswag_plugin.__version__`` plus a hash of the scoring settings (:func:`cache_version`).
     """
 
     space: str
@@ -97,8 +112,6 @@ def cache_version(options: Mapping[str, Any] | None = None) -> str:
         >>> cache_version({"minibatches": 2}) == cache_version({"minibatches": 2})
         True
     """
-    from lswag_plugin import __version__
-
     text = json.dumps(options or {}, sort_keys=True, separators=(",", ":"), default=str)
     return f"{__version__}+{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
@@ -186,20 +199,22 @@ class ScoreCache:
     def _init_schema(self) -> None:
         conn = self._connection()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, _SCHEMA_VERSION):
+        if version not in (0, 1, _SCHEMA_VERSION):
             raise sqlite3.DatabaseError(
                 f"schema version {version}, this lswag_plugin reads version {_SCHEMA_VERSION}"
             )
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if version == _SCHEMA_VERSION and "scores" in tables:
+        if version == _SCHEMA_VERSION and {"scores", "timings"} <= tables:
             return
-        if version == 0 and tables - {"scores"}:
+        if version == 0 and tables - {"scores", "timings"}:
             raise sqlite3.DatabaseError(
                 f"an SQLite file with other tables ({', '.join(sorted(tables))})"
             )
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute(_SCHEMA)
+            conn.execute(_SCHEMA)  # version 1 files keep their scores and gain the timings table
+            for statement in _TIMINGS.split(";"):
+                conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -236,8 +251,20 @@ class ScoreCache:
         self._misses += len(unique) - len(found)
         return found
 
-    def put_many(self, items: Mapping[CacheKey, float]) -> None:
-        """Stores ``items`` (key → score) in one transaction: all of them or, if interrupted, none."""
+    def put_many(
+        self,
+        items: Mapping[CacheKey, float],
+        *,
+        timing: tuple[CacheKey, str, float] | None = None,
+    ) -> None:
+        """Stores ``items`` (key → score) in one transaction: all of them or, if interrupted, none.
+
+        Args:
+            items: Key → score.
+            timing: ``(key, group, seconds)``: the seconds the engine call that computed these scores
+                took, for the proxy group ``group`` (names joined by ``+``), stored under ``key``
+                (one of the group's keys) in the same transaction.
+        """
         conn = self._connection()
         placeholders = ", ".join("?" * (len(_COLUMNS) + 1))
         sql = (
@@ -250,6 +277,13 @@ class ScoreCache:
                 for key, value in items.items():
                     conn.execute(sql, (*key._row(), _pack(value)))
                     written += 1
+                if timing is not None:
+                    key, group, seconds = timing
+                    conn.execute(
+                        f"INSERT OR REPLACE INTO timings ({', '.join(_COLUMNS)}, grp, seconds) "
+                        f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})",
+                        (*key._row(), group, float(seconds)),
+                    )
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -258,6 +292,34 @@ class ScoreCache:
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from exc
         self._writes += written
+
+    def get_timings(self, keys: Sequence[CacheKey], group: str) -> dict[CacheKey, float]:
+        """Returns the stored seconds of ``group``'s engine call for each key that has them."""
+        conn = self._connection()
+        where = " AND ".join(f"{c} = ?" for c in _COLUMNS)
+        sql = f"SELECT seconds FROM timings WHERE {where} AND grp = ?"
+        found: dict[CacheKey, float] = {}
+        try:
+            for key in dict.fromkeys(keys):
+                row = conn.execute(sql, (*key._row(), group)).fetchone()
+                if row is not None:
+                    found[key] = float(row[0])
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from exc
+        return found
+
+    def timings_like(self, key: CacheKey, group: str) -> list[float]:
+        """Returns the seconds of ``group`` stored for every architecture scored with ``key``'s settings."""
+        sql = (
+            "SELECT seconds FROM timings WHERE grp = ? AND space = ? AND proxy = ? AND data = ? "
+            "AND seed = ? AND resolution = ? AND version = ?"
+        )
+        row = key._row()
+        try:
+            rows = self._connection().execute(sql, (group, row[0], *row[2:])).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from exc
+        return [float(r[0]) for r in rows]
 
     def get(self, key: CacheKey) -> float | None:
         """Returns the cached score of ``key``, or None."""

@@ -1,15 +1,38 @@
-"""Typed errors. Every message names the problem and, where there is one, the fix."""
+"""Every exception and warning of lswag_plugin. Each message names the problem and, where there is one, the fix.
+
+All errors derive from :class:`LswagError`, so a host can catch one class; the command-line tool turns
+any of them into a one-line message and exit code 2.
+
+Example:
+    >>> from lswag_plugin.errors import LswagError, UnknownProxy
+    >>> issubclass(UnknownProxy, LswagError)
+    True
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 __all__ = [
     "BadArchitecture",
     "BadBatch",
     "BadData",
     "BadDevice",
+    "BudgetSpent",
+    "CacheError",
+    "CompareError",
+    "DirectionMismatch",
+    "LibraError",
     "LswagError",
+    "NonFiniteOutputWarning",
     "ProxyNotApplicable",
+    "SearchError",
+    "TrialFailed",
+    "UnknownName",
     "UnknownProxy",
+    "UnknownSpace",
+    "UnknownStrategy",
+    "WorkerFailed",
 ]
 
 
@@ -17,11 +40,53 @@ class LswagError(Exception):
     """Base class of every error raised by lswag_plugin."""
 
 
-class UnknownProxy(LswagError, KeyError):
-    """A proxy name that is not registered."""
+class UnknownName(LswagError, KeyError):
+    """A name (of a proxy, space, strategy...) that is not registered; the message lists the known ones.
+
+    Args:
+        kind: What was looked up (``"proxy"``, ``"search space"``).
+        name: The name given.
+        known: The registered names.
+        hint: An optional last sentence (where the names come from).
+
+    Example:
+        >>> str(UnknownName("search space", "nb2O1", ["nb201", "nb101"]))
+        "unknown search space 'nb2O1'; known search spaces: nb101, nb201"
+    """
+
+    def __init__(
+        self,
+        kind: str | None = None,
+        name: str | None = None,
+        known: Iterable[str] = (),
+        hint: str = "",
+    ) -> None:
+        if name is None:  # a plain message (the KeyError-style constructor)
+            message = kind or ""
+        else:
+            plural = f"{kind[:-1]}ies" if kind and kind.endswith("y") else f"{kind}s"
+            message = (
+                f"unknown {kind} {name!r}; known {plural}: {', '.join(sorted(known)) or '(none)'}"
+            )
+            if hint:
+                message += f"; {hint}"
+        super().__init__(message)
+        self.kind, self.name, self.known = kind, name, sorted(known)
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
         return str(self.args[0]) if self.args else ""
+
+
+class UnknownProxy(UnknownName):
+    """A proxy name that is not registered."""
+
+
+class UnknownSpace(UnknownName):
+    """A search-space name that is not registered."""
+
+
+class UnknownStrategy(UnknownName):
+    """A search-strategy (or comparison evaluator) name that is not known."""
 
 
 class ProxyNotApplicable(LswagError):
@@ -42,3 +107,39 @@ class BadArchitecture(LswagError, ValueError):
 
 class BadDevice(LswagError):
     """The model or the requested device cannot be used (no CUDA, parameters on the meta device, OOM at 1 sample)."""
+
+
+class CacheError(LswagError):
+    """The score cache file cannot be used (corrupt, not a score cache, or unwritable)."""
+
+
+class LibraError(LswagError, ValueError):
+    """A LIBRA fit that cannot be done (too few rows, no usable proxy) or a malformed model file."""
+
+
+class SearchError(LswagError):
+    """A search that cannot run as configured (an evaluator of the wrong length, a budget too small)."""
+
+
+class CompareError(LswagError):
+    """A comparison that cannot run (a cell missing from the table, an unusable grid)."""
+
+
+class DirectionMismatch(LswagError, ValueError):
+    """The Optuna study optimises in a direction the objective's proxies do not have."""
+
+
+class TrialFailed(LswagError):
+    """A candidate could not be built or scored; the host (NNI) records its trial as failed with this reason."""
+
+
+class WorkerFailed(LswagError):
+    """A scoring worker died (killed, out of memory) while it held a candidate; only that candidate fails."""
+
+
+class BudgetSpent(Exception):
+    """Raised inside a strategy when its evaluation budget is spent (control flow, not an error)."""
+
+
+class NonFiniteOutputWarning(UserWarning):
+    """The model produced NaN or inf on the batch: its scores are NaN (a host study goes on)."""

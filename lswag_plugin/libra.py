@@ -72,7 +72,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from lswag_plugin.errors import LswagError
+from lswag_plugin.errors import LibraError
 
 __all__ = [
     "FUSION_RULES",
@@ -97,10 +97,6 @@ MODEL_FORMAT = "lswag-libra/1"
 #: quantiles (candidates beyond the fit sample's range all have quantile 1), far below one quantile
 #: step for any fit sample under 10^5 rows and |z| < 10^3.
 RANK_TIE_BREAK = 1e-9
-
-
-class LibraError(LswagError, ValueError):
-    """A LIBRA table, model file or fit argument that cannot be used."""
 
 
 def _as_float_array(values: Any, name: str) -> np.ndarray:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import torch
 from torch import nn
 
-from lswag_plugin.errors import BadArchitecture
+from lswag_plugin.engine.rng import seeded
+from lswag_plugin.errors import BadArchitecture, UnknownSpace
+from lswag_plugin.spaces import SearchSpace, get_space
 
-__all__ = ["build_model", "default_resolution"]
+__all__ = ["build_model", "default_resolution", "model_cache_id"]
 
 
 def build_model(
@@ -31,7 +32,6 @@ def build_model(
         raise BadArchitecture(
             f"model spec {spec!r} must look like timm:NAME, nb201:ARCH or module:FILE:FN"
         )
-    torch.manual_seed(seed)
     if kind == "timm":
         import timm
 
@@ -40,10 +40,12 @@ def build_model(
         kwargs = {"pretrained": False, "num_classes": num_classes}
         if resolution is not None:
             try:
-                return timm.create_model(rest, img_size=resolution, **kwargs)
+                with seeded(seed):
+                    return timm.create_model(rest, img_size=resolution, **kwargs)
             except TypeError:
                 pass
-        return timm.create_model(rest, **kwargs)
+        with seeded(seed):
+            return timm.create_model(rest, **kwargs)
     if kind == "module":
         path, sep, fn_name = rest.rpartition(":")
         if not sep or not Path(path).exists():
@@ -56,24 +58,42 @@ def build_model(
         factory = getattr(module, fn_name, None)
         if factory is None:
             raise BadArchitecture(f"{path} defines no {fn_name!r}")
-        try:
-            model = factory(num_classes=num_classes)
-        except TypeError:
-            model = factory()
+        with seeded(seed):
+            try:
+                model = factory(num_classes=num_classes)
+            except TypeError:
+                model = factory()
         if not isinstance(model, nn.Module):
             raise BadArchitecture(
                 f"{path}:{fn_name}() returned {type(model).__name__}, not an nn.Module"
             )
         return model
-    from lswag_plugin.spaces import get_space
+    space = _space_of(kind, spec)
+    return space.build_seeded(
+        space.decode(rest), seed=seed, num_classes=num_classes, resolution=resolution
+    )
 
+
+def _space_of(kind: str, spec: str) -> SearchSpace:
     try:
-        space = get_space(kind)
-    except KeyError as exc:
-        raise BadArchitecture(str(exc.args[0])) from exc
-    arch = space.decode(rest)
-    torch.manual_seed(seed)
-    return space.build(arch, num_classes=num_classes, resolution=resolution)
+        return get_space(kind)
+    except UnknownSpace as exc:
+        raise BadArchitecture(f"model spec {spec!r}: {exc}; or timm:NAME, module:FILE:FN") from exc
+
+
+def model_cache_id(spec: str) -> tuple[str | None, str]:
+    """Returns ``(namespace, canonical architecture)`` of a model spec for score-cache keys.
+
+    ``("timm", NAME)`` for timm models, ``(space, space.encode(arch))`` for search-space architectures,
+    and ``(None, spec)`` for ``module:`` factories (their code can change: never cached).
+    """
+    kind, _, rest = spec.partition(":")
+    if kind == "timm":
+        return "timm", rest
+    if kind == "module":
+        return None, spec
+    space = _space_of(kind, spec)
+    return space.name, space.encode(space.decode(rest))
 
 
 def default_resolution(model: nn.Module, fallback: int = 32) -> int:

@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -56,10 +57,9 @@ with warnings.catch_warnings():
     from nni.nas.evaluator import Evaluator
     from nni.nas.experiment import NasExperimentConfig
 
-import lswag_plugin
-from lswag_plugin.engine.plan import make_plan
+from lswag_plugin.engine import Scorer, ScoringConfig
 from lswag_plugin.engine.rng import seeded
-from lswag_plugin.errors import LswagError
+from lswag_plugin.errors import TrialFailed
 
 __all__ = [
     "TrialFailed",
@@ -79,10 +79,6 @@ _NNI_TO_NB201_OPS = {
     "conv_3x3": "nor_conv_3x3",
     "avg_pool_3x3": "avg_pool_3x3",
 }
-
-
-class TrialFailed(LswagError):
-    """A candidate could not be built or scored; NNI records its trial as failed with this reason."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +101,8 @@ class TrialRecord:
 class ZeroCostEvaluator(Evaluator):
     """An NNI 3.0 NAS evaluator that scores each frozen candidate with zero-cost proxies.
 
-    Every candidate is scored by :func:`lswag_plugin.score` on the same batch, freshly initialised from
+    Every candidate is scored by a :class:`~lswag_plugin.engine.Scorer` on the same batch (placed on the
+    device once; the candidate, built here, is scored without a copy), freshly initialised from
     ``init_seed`` (so a candidate gets the same score whichever strategy proposes it, in any process). The
     final result sent to NNI is ``{"default": objective oriented to maximise, <proxy>: raw value, ...}``
     plus the engine's sub-scores (``lswag.lambda``, ``lswag.psi``, a LIBRA model's member proxies).
@@ -117,17 +114,17 @@ class ZeroCostEvaluator(Evaluator):
         proxies: Proxy names (``"lswag"``, ``"lswag,nwot,params"``, ``["zico", "swap"]``), or ``"libra"``
             with ``options={"libra": {"model": "libra.json"}}`` for a fitted LIBRA fusion.
         objective: The proxy NNI optimises (default: the first of ``proxies``).
-        data: The batch source (``(x, y)`` tensors, a ``.npz`` path, an image folder, or None for the
-            default photographs); loaded once, the same batch scores every candidate.
-        batch_size: Samples in the batch (64 as in the paper).
-        minibatches: K, the minibatches the batch is split into.
-        resolution: Resize images to this size (e.g. 32 for NAS-Bench-201).
-        seed: Seeds the batch subset and the passes.
+        config: The scoring settings (:class:`~lswag_plugin.engine.ScoringConfig`): the batch (loaded
+            once; the same batch scores every candidate), K, resolution (e.g. 32 for NAS-Bench-201),
+            ``seed`` (batch subset and passes), ``num_classes`` (checked against the output width),
+            band, options (e.g. ``{"libra": {"model": "libra.json"}}``), device (``"auto"``: CUDA
+            when present).
         init_seed: Seeds each candidate's weight initialisation (None: NNI's global RNG, not reproducible).
-        num_classes: Checked against the candidate's output width when given.
-        layer_band: The L-SWAG band ``(low, high)`` in percentile bins; default all layers.
-        options: Per-proxy options, e.g. ``{"libra": {"model": "libra.json"}}``.
-        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        cache: The disk score cache (a :class:`~lswag_plugin.cache.ScoreCache`, ``"auto"`` or None: the
+            default), keyed by the model space and NNI's sample; used only with a seeded ``init_seed``.
+        cache_namespace: Names the model space in cache keys (default ``"nni:<its class name>"``); give
+            a distinct name when one class is built with other constructor arguments.
+        **settings: Fields of :class:`~lswag_plugin.engine.ScoringConfig` overriding ``config``'s.
 
     Raises:
         UnknownProxy: A proxy name is not registered.
@@ -147,88 +144,74 @@ class ZeroCostEvaluator(Evaluator):
         proxies: str | list[str] | tuple[str, ...] = "lswag",
         *,
         objective: str | None = None,
-        data: Any = None,
-        batch_size: int = 64,
-        minibatches: int = 2,
-        resolution: int | None = None,
-        seed: int = 0,
+        config: ScoringConfig | None = None,
         init_seed: int | None = 0,
-        num_classes: int | None = None,
-        layer_band: tuple[int, int] | str | None = None,
-        options: Mapping[str, Mapping[str, Any]] | None = None,
-        device: str = "cpu",
+        cache: Any = None,
+        cache_namespace: str | None = None,
+        **settings: Any,
     ) -> None:
-        if batch_size < minibatches or minibatches < 1:
-            raise ValueError(
-                f"batch_size ({batch_size}) must be >= minibatches ({minibatches}) >= 1"
-            )
-        if resolution is not None and resolution < 1:
-            raise ValueError(f"resolution must be a positive size, got {resolution}")
-        plan = make_plan(proxies, minibatches=minibatches, options=options)  # UnknownProxy early
-        names = [spec.name for spec in plan.specs]
+        scorer = Scorer(proxies, config, cache=cache if init_seed is not None else None, **settings)
+        names = scorer.proxies
         objective = objective or names[0]
         if objective not in names:
             raise ValueError(
                 f"objective {objective!r} is not among the proxies {names}; "
                 f"add it to proxies or pick one of them"
             )
+        self.scorer = scorer
         self.proxies = names
         self.objective = objective
-        self.direction = plan.specs[names.index(objective)].direction
-        self.data = data
-        self.batch_size = batch_size
-        self.minibatches = minibatches
-        self.resolution = resolution
-        self.seed = seed
+        self.direction = scorer.plan.specs[names.index(objective)].direction
         self.init_seed = init_seed
-        self.num_classes = num_classes
-        self.layer_band = layer_band
-        self.options = {k: dict(v) for k, v in (options or {}).items()}
-        self.device = device
+        self.cache_namespace = cache_namespace
         #: What this process evaluated, in order (in-process engines see the whole experiment here).
         self.history: list[TrialRecord] = []
-        self._batch: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def config(self) -> ScoringConfig:
+        """The scoring settings."""
+        return self.scorer.config
 
     # ----------------------------------------------------------------------------------------- scoring
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns the ``(x, y)`` batch every candidate is scored on (loaded on first use)."""
-        if self._batch is None:
-            from lswag_plugin.data import load_batch
+        return self.config.batch()
 
-            self._batch = load_batch(
-                self.data, batch_size=self.batch_size, seed=self.seed, resolution=self.resolution
-            )
-        return self._batch
-
-    def metrics(self, model: torch.nn.Module) -> dict[str, float]:
+    def metrics(self, model: torch.nn.Module, *, owned: bool = False) -> dict[str, float]:
         """Returns the final result NNI gets for ``model``: ``"default"``, every proxy's raw score, sub-scores.
+
+        ``owned=True`` hands the model over (the evaluator built it): it is scored without a copy.
 
         Raises:
             TrialFailed: The objective is NaN (the model's output was not finite).
             LswagError: The model cannot be scored (the message names why).
         """
-        scores = lswag_plugin.score(
-            model,
-            self.batch(),
-            self.proxies,
-            device=self.device,
-            seed=self.seed,
-            batch_size=None,
-            minibatches=self.minibatches,
-            num_classes=self.num_classes,
-            layer_band=self.layer_band,
-            options=self.options,
-        )
-        default = scores.signed(self.objective)
+        scores = self.scorer.score(model, owned=owned)
+        values = {name: float(value) for name, value in scores.items()}
+        # Sub-scores (``lswag.lambda``, ``lswag.psi``) and the members a combined proxy (libra) read.
+        values.update({k: float(v) for k, v in scores.components.items() if k not in values})
+        return self._result(values)
+
+    def _result(self, values: dict[str, float]) -> dict[str, float]:
+        raw = values[self.objective]
+        default = -raw if self.direction == "min" else raw
         if math.isnan(default):
             raise TrialFailed(
                 f"{self.objective} is NaN: the candidate's outputs or loss were not finite on the batch"
             )
-        result = {"default": float(default)}
-        result.update({name: float(value) for name, value in scores.items()})
-        # Sub-scores (``lswag.lambda``, ``lswag.psi``) and the members a combined proxy (libra) read.
-        result.update({k: float(v) for k, v in scores.components.items() if k not in result})
-        return result
+        return {"default": float(default), **values}
+
+    def _cache_keys(self, model: Any) -> dict[str, Any]:
+        """Disk-cache keys of a frozen candidate (its model space and NNI sample), or ``{}``."""
+        sample = getattr(model, "sample", None)
+        if self.scorer.cache is None or not isinstance(sample, Mapping):
+            return {}
+        space = getattr(model, "model_space", None) or getattr(model, "model", None) or model
+        namespace = self.cache_namespace or f"nni:{type(space).__qualname__}"
+        arch = json.dumps(sample, sort_keys=True, default=repr)
+        return self.config.cache_keys(
+            namespace, arch, self.proxies, extra={"init_seed": self.init_seed}
+        )
 
     def evaluate(self, model: Any) -> dict[str, float]:
         """Scores an already built candidate (NNI calls :meth:`_execute`, which also reports it).
@@ -238,14 +221,25 @@ class ZeroCostEvaluator(Evaluator):
         """
         return self.metrics(model)
 
+    def _score_candidate(self, model: Any) -> dict[str, float]:
+        keys = self._cache_keys(model)
+        if keys:
+            hits = self.scorer.cache.get_many(list(keys.values()))
+            if len(hits) == len(keys):
+                return self._result({n: hits[k] for n, k in keys.items()})
+        with seeded(self.init_seed):
+            network = model.executable_model()
+        result = self.metrics(network, owned=True)
+        if keys:
+            self.scorer.cache.put_many({keys[n]: result[n] for n in self.proxies})
+        return result
+
     def _execute(self, model: Any) -> dict[str, float]:
         """Builds the frozen ``model`` (an ``ExecutableModelSpace``), scores it, reports or fails it."""
         started = time.perf_counter()
         sample = getattr(model, "sample", None)
         try:
-            with seeded(self.init_seed):
-                network = model.executable_model()
-            result = self.evaluate(network)
+            result = self._score_candidate(model)
             nni.report_final_result(result)
         except (KeyboardInterrupt, SystemExit):
             raise
@@ -263,46 +257,32 @@ class ZeroCostEvaluator(Evaluator):
     # ----------------------------------------------------------------------------- NNI serialisation
     def _dump(self) -> dict[str, Any]:
         """Returns the evaluator's arguments for NNI's serializer (trials in other processes)."""
-        data = self.data
-        if not (data is None or isinstance(data, str | os.PathLike)):
-            data = str(_save_batch(*self.batch()))  # tensors and loaders travel as a file
+        config = self.config
+        if not (config.data is None or isinstance(config.data, str | os.PathLike)):
+            config = config.with_batch(*self.batch())  # tensors and loaders travel as a file
+            config = config.replace(data=str(_save_batch(*self.batch())))
         return {
             "proxies": list(self.proxies),
             "objective": self.objective,
-            "data": None if data is None else str(data),
-            "batch_size": self.batch_size,
-            "minibatches": self.minibatches,
-            "resolution": self.resolution,
-            "seed": self.seed,
+            "config": config.to_dict(),
             "init_seed": self.init_seed,
-            "num_classes": self.num_classes,
-            "layer_band": list(self.layer_band)
-            if isinstance(self.layer_band, tuple)
-            else self.layer_band,
-            "options": self.options,
-            "device": self.device,
+            "cache_namespace": self.cache_namespace,
         }
 
     @staticmethod
     def _load(**kwargs: Any) -> ZeroCostEvaluator:
         """Returns the evaluator :meth:`_dump` described."""
-        data = kwargs.pop("data")
-        band = kwargs.pop("layer_band")
-        evaluator = ZeroCostEvaluator(
-            data=None if _is_batch_file(data) else data,
-            layer_band=tuple(band) if isinstance(band, list) else band,
-            **kwargs,
-        )
-        if _is_batch_file(data):
-            x, y = torch.load(data, weights_only=True)
-            evaluator.data = data
-            evaluator._batch = (x, y)
-        return evaluator
+        config = ScoringConfig.from_dict(kwargs.pop("config"))
+        if _is_batch_file(config.data):
+            x, y = torch.load(config.data, weights_only=True)
+            config = config.with_batch(x, y)
+        return ZeroCostEvaluator(config=config, **kwargs)
 
     def extra_repr(self) -> str:
         return (
             f"proxies={self.proxies}, objective={self.objective!r} ({self.direction}), "
-            f"batch_size={self.batch_size}, resolution={self.resolution}, device={self.device!r}"
+            f"batch_size={self.config.batch_size}, resolution={self.config.resolution}, "
+            f"device={self.config.device!r}"
         )
 
     def __getstate__(self) -> dict[str, Any]:

@@ -53,11 +53,10 @@ def _isolated_home(
 @pytest.fixture()
 def min_proxy(monkeypatch: pytest.MonkeyPatch) -> str:
     """Registers ``test_min_params`` (#params, lower is better) for this test only (shared by the Optuna and NNI tests)."""
-    from lswag_plugin.proxies import _registry
-    from lswag_plugin.proxies._registry import Needs, register_proxy
+    from lswag_plugin.engine import registry
+    from lswag_plugin.engine.registry import Needs, register_proxy
 
-    _registry.get_proxy("params")  # load the built-ins before copying the registry
-    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
 
     @register_proxy("test_min_params", direction="min", needs=Needs.NOTHING)
     def test_min_params(ctx) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,10 +13,8 @@ import torch
 
 from lswag_plugin.bench.correlate import kendall, spearman
 from lswag_plugin.bench.tables import target_values
-from lswag_plugin.data import batch_fingerprint
-from lswag_plugin.engine import score
-from lswag_plugin.engine.run import autocast_dtype_of
-from lswag_plugin.proxies import resolve_names
+from lswag_plugin.engine import Scorer, ScoringConfig
+from lswag_plugin.output import progress
 from lswag_plugin.spaces import SearchSpace
 
 __all__ = ["BenchResult", "format_table", "run_bench"]
@@ -53,42 +52,43 @@ def run_bench(
     *,
     arch_column: str,
     target: str,
-    batch: tuple[torch.Tensor, torch.Tensor],
     proxies: str | Sequence[str],
-    num_classes: int,
-    resolution: int | None = None,
-    seed: int = 0,
-    minibatches: int = 2,
-    layer_band: Any = None,
-    options: Mapping[str, Mapping[str, Any]] | None = None,
-    device: str | None = "cpu",
+    config: ScoringConfig | None = None,
     cache: Any = None,
     show_progress: bool = True,
-    precision: str | None = None,
+    batch: tuple[torch.Tensor, torch.Tensor] | None = None,
+    **settings: Any,
 ) -> BenchResult:
     """Returns the scores of every row's architecture and each proxy's Spearman/Kendall vs ``target``.
 
-    Each architecture is built with ``torch.manual_seed(seed)`` and scored on ``batch`` with ``seed``.
-    With a :class:`~lswag_plugin.cache.ScoreCache`, scores already computed with the same settings are
-    read back instead of recomputed, and new ones are written.
+    Each architecture is built from the config's seed and scored on its batch (a
+    :class:`~lswag_plugin.engine.Scorer` for ``space``). With a
+    :class:`~lswag_plugin.cache.ScoreCache`, scores already computed with the same settings (by bench,
+    search or compare alike: one key recipe) are read back instead of recomputed, and new ones are
+    written.
+
+    Args:
+        space: The search space of the architectures.
+        rows: Table rows; ``row[arch_column]`` is an architecture of ``space``.
+        arch_column: The column holding the architecture.
+        target: The ground-truth column.
+        proxies: Proxy names.
+        config: The scoring settings (resolution defaults to the space's, ``num_classes`` to 10).
+        cache: A score cache or None.
+        show_progress: Show a progress bar on stderr.
+        batch: Deprecated: pass ``data=(x, y)``.
+        **settings: Fields of :class:`~lswag_plugin.engine.ScoringConfig` overriding ``config``'s.
     """
-    from lswag_plugin.cli._common import progress
-
-    names = resolve_names(proxies)
-    x, y = batch
-    fingerprint = batch_fingerprint(x, y)
-    from lswag_plugin.cache import cache_version
-
-    settings = {
-        "minibatches": minibatches,
-        "layer_band": str(layer_band),
-        "options": options or {},
-        "num_classes": num_classes,
-        "batch": len(x),
-    }
-    if autocast_dtype_of(precision) is not None:  # full precision keeps the keys it always had
-        settings["precision"] = str(autocast_dtype_of(precision))
-    version = cache_version(settings)
+    if batch is not None:
+        warnings.warn(
+            "run_bench(batch=...) is deprecated; pass data=(x, y) or a ScoringConfig",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        settings.setdefault("data", batch)
+        settings.setdefault("batch_size", None)
+    scorer = Scorer(proxies, config, space=space, cache=cache, **settings)
+    names = scorer.proxies
     started = time.perf_counter()
     out_rows: list[dict[str, Any]] = []
     scored = from_cache = 0
@@ -97,46 +97,18 @@ def run_bench(
         rows, total=len(rows), desc=f"scoring {space.name}", disable=not show_progress
     ):
         arch = space.validate(row[arch_column])
-        encoded = space.encode(arch)
-        keys = {}
-        values: dict[str, float] = {}
-        if cache is not None:
-            from lswag_plugin.cache import CacheKey
-
-            keys = {
-                n: CacheKey(space.name, encoded, n, fingerprint, seed, resolution, version)
-                for n in names
-            }
-            hits = cache.get_many(list(keys.values()))
-            values = {n: hits[k] for n, k in keys.items() if k in hits}
-        if len(values) < len(names):
-            model = space.build_seeded(
-                arch, seed=seed, num_classes=num_classes, resolution=resolution
-            )
-            result = score(
-                model,
-                (x, y),
-                names,
-                seed=seed,
-                batch_size=None,
-                minibatches=minibatches,
-                layer_band=layer_band,
-                options=options,
-                device=device,
-                precision=precision,
-            )
-            values = dict(result.values)
+        (result,) = scorer.score_archs([arch], catch=False)
+        values = dict(result.values or {})
+        if result.cached:
+            from_cache += 1
+        else:
+            scored += 1
             for k, v in result.components.items():
-                values[k] = v
+                values.setdefault(k, v)
                 if k not in component_names:
                     component_names.append(k)
-            scored += 1
-            if cache is not None:
-                cache.put_many({keys[n]: values[n] for n in names})
-        else:
-            from_cache += 1
         out = {k: v for k, v in row.items() if not isinstance(v, dict | list)}
-        out[arch_column] = encoded
+        out[arch_column] = result.arch
         out.update(values)
         out_rows.append(out)
     truth = target_values(out_rows, target)

@@ -1,52 +1,154 @@
-"""Helpers shared by sub-commands: common options, JSON output, progress bars."""
+"""Helpers shared by sub-commands: the scoring options (one set, every scoring command), checked numbers."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import sys
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from lswag_plugin.output import print_json_line, progress
 
-__all__ = ["add_scoring_options", "apply_threads", "print_json_line", "progress", "proxy_options"]
+__all__ = [
+    "SCORING_FLAGS",
+    "add_scoring_options",
+    "apply_threads",
+    "open_cache",
+    "positive_int",
+    "print_json_line",
+    "progress",
+    "proxy_options",
+    "scoring_config",
+    "unit_float",
+]
+
+#: The flags :func:`add_scoring_options` adds: every command that scores accepts all of them.
+SCORING_FLAGS = (
+    "--data",
+    "--batch-size",
+    "--minibatches",
+    "--resolution",
+    "--num-classes",
+    "--score-seed",
+    "--device",
+    "--precision",
+    "--layer-band",
+    "--pattern-count",
+    "--libra-model",
+    "--threads",
+    "--workers",
+)
 
 
-def add_scoring_options(parser: argparse.ArgumentParser) -> None:
-    """Adds the options every scoring command shares (proxies, batch, seed, device, band)."""
-    parser.add_argument("--proxies", default="lswag", help="comma-separated proxy names, or 'all'")
-    parser.add_argument("--batch-size", type=int, default=64, help="samples per batch (default 64)")
-    parser.add_argument(
-        "--minibatches", type=int, default=2, help="K minibatches of the batch (default 2)"
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def unit_float(text: str) -> float:
+    """argparse type: a float in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
+
+
+def add_scoring_options(
+    parser: argparse.ArgumentParser,
+    *,
+    num_classes: int | None = 10,
+    cache: str | None = "auto",
+    seed_help: str = "default 0",
+) -> None:
+    """Adds the scoring flags (:data:`SCORING_FLAGS`) and ``--json``; :func:`scoring_config` reads them.
+
+    Args:
+        parser: The sub-command's parser.
+        num_classes: Default of ``--num-classes``.
+        cache: Default of ``--cache`` (``"auto"``: the user cache; ``"none"``: no cache); None for a
+            command that keeps no score cache (no ``--cache`` flag).
+        seed_help: What ``--score-seed`` defaults to on this command.
+    """
+    g = parser.add_argument_group("scoring (one set of flags on every command that scores)")
+    g.add_argument(
+        "--data", default=None, help=".npz batch or image folder (default: shipped photos)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the batch, init and sampling")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    parser.add_argument(
+    g.add_argument(
+        "--batch-size", type=positive_int, default=64, help="samples per batch (default 64)"
+    )
+    g.add_argument(
+        "--minibatches", type=positive_int, default=2, help="K minibatches of the batch (default 2)"
+    )
+    g.add_argument(
+        "--resolution", type=positive_int, default=None, help="input size (default: the space's)"
+    )
+    g.add_argument(
+        "--num-classes",
+        type=positive_int,
+        default=num_classes,
+        help=f"classes of the networks (default {num_classes})",
+    )
+    g.add_argument(
+        "--score-seed",
+        type=non_negative_int,
+        default=None,
+        help=f"seed of the batch, of every network's initialisation and of the passes ({seed_help})",
+    )
+    g.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    g.add_argument(
         "--precision",
         choices=("float32", "bfloat16", "float16"),
         default=None,
         help="autocast the shared forwards (GPU; default float32: no autocast)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--layer-band", default=None, help="band of percentile bins 'low:high' (default all)"
     )
-    parser.add_argument(
+    g.add_argument(
         "--pattern-count",
         choices=("per_layer", "union"),
         default=None,
         help="how Ψ counts patterns over layers (default per_layer)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--libra-model", default=None, help="fitted LIBRA model (JSON) for the 'libra' proxy"
     )
-    parser.add_argument(
+    g.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=None,
         help="torch CPU threads (default: torch's; 1 is fastest for small models on a busy CPU)",
     )
+    g.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="candidates scored at once, each in a worker process (default 1)",
+    )
+    if cache is not None:
+        g.add_argument(
+            "--cache",
+            default=cache,
+            help=f"score cache file, 'auto' (the user cache) or 'none' (default {cache})",
+        )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object as the last line"
     )
@@ -71,27 +173,44 @@ def proxy_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return options
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
+def scoring_config(args: argparse.Namespace, *, seed: int = 0) -> Any:
+    """Returns the :class:`~lswag_plugin.engine.ScoringConfig` of the scoring flags.
+
+    Args:
+        args: Parsed arguments of a parser with :func:`add_scoring_options`.
+        seed: The scoring seed when ``--score-seed`` is not given (a command's own ``--seed``).
+
+    Raises:
+        LswagError: ``--device cuda`` without CUDA (checked here, before any work).
+    """
+    from lswag_plugin.engine import ScoringConfig
+
+    try:
+        config = ScoringConfig(
+            data=args.data,
+            batch_size=args.batch_size,
+            minibatches=args.minibatches,
+            resolution=args.resolution,
+            num_classes=args.num_classes,
+            device=args.device,
+            precision=args.precision,
+            layer_band=args.layer_band,
+            seed=args.score_seed if args.score_seed is not None else seed,
+            options=proxy_options(args),
+            threads=args.threads,
+        )
+    except ValueError as exc:
+        from lswag_plugin.errors import LswagError
+
+        raise LswagError(str(exc)) from exc
+    config.torch_device()  # --device cuda without CUDA: a clear error now
+    return config
 
 
-def print_json_line(obj: dict[str, Any]) -> None:
-    """Prints ``obj`` as one JSON line (NaN → null, ±inf → "inf"/"-inf": strict JSON)."""
-    print(json.dumps(_clean(obj), sort_keys=False), flush=True)
+def open_cache(spec: str | None) -> Any:
+    """Returns the :class:`~lswag_plugin.cache.ScoreCache` of ``--cache`` (None for ``"none"``)."""
+    if spec is None or spec.lower() == "none":
+        return None
+    from lswag_plugin.cache import ScoreCache
 
-
-def progress(
-    items: Iterable[T], *, total: int | None = None, desc: str = "", disable: bool = False
-) -> Iterator[T]:
-    """Yields ``items`` with a tqdm progress bar (with ETA) on stderr."""
-    from tqdm.auto import tqdm
-
-    yield from tqdm(
-        items, total=total, desc=desc, disable=disable, file=sys.stderr, dynamic_ncols=True
-    )
+    return ScoreCache() if spec == "auto" else ScoreCache(spec)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from lswag_plugin.cli._common import print_json_line
+from lswag_plugin.cli._common import (
+    add_scoring_options,
+    apply_threads,
+    positive_int,
+    print_json_line,
+    scoring_config,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,22 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--space", required=True)
     p.add_argument(
-        "--data", default=None, help=".npz batch or image folder (default: shipped photos)"
+        "--networks",
+        type=positive_int,
+        default=1000,
+        help="random networks to sample (default 1000)",
     )
-    p.add_argument(
-        "--networks", type=int, default=1000, help="random networks to sample (default 1000)"
-    )
-    p.add_argument("--num-classes", type=int, default=10)
-    p.add_argument("--resolution", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample and the inits")
     p.add_argument(
         "--k", type=float, default=3.0, help="spike threshold in scaled MADs (default 3)"
     )
-    p.add_argument("--device", default="cpu")
     p.add_argument("--plot", default=None, help="write the profile to this PNG")
     p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
-    p.add_argument("--json", action="store_true")
+    add_scoring_options(p, cache=None, seed_help="default --seed")
     p.set_defaults(func=run)
 
 
@@ -39,21 +41,15 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from lswag_plugin.bands import estimate_band
-    from lswag_plugin.data import load_batch
     from lswag_plugin.spaces import get_space
 
+    apply_threads(args)
     space = get_space(args.space)
-    resolution = args.resolution or space.default_resolution
-    batch = load_batch(args.data, batch_size=args.batch_size, seed=args.seed, resolution=resolution)
     est = estimate_band(
         space,
-        batch,
+        scoring_config(args, seed=args.seed),
         num_networks=args.networks,
-        seed=args.seed,
-        num_classes=args.num_classes,
-        resolution=resolution,
         k=args.k,
-        device=args.device,
         use_cache=not args.no_cache,
         show_progress=True,
     )

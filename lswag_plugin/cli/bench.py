@@ -10,8 +10,10 @@ from pathlib import Path
 from lswag_plugin.cli._common import (
     add_scoring_options,
     apply_threads,
+    open_cache,
+    positive_int,
     print_json_line,
-    proxy_options,
+    scoring_config,
 )
 
 
@@ -30,22 +32,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--arch-column", default=None, help="column holding the architecture (default per space)"
     )
     p.add_argument("--target", required=True, help="ground-truth column (e.g. cifar10_valid_acc)")
+    p.add_argument("--proxies", default="lswag", help="comma-separated proxy names, or 'all'")
     p.add_argument(
-        "--data", default=None, help=".npz batch or image folder (default: shipped photos)"
+        "--sample",
+        type=positive_int,
+        default=None,
+        help="architectures to draw (default: all rows)",
     )
-    p.add_argument("--num-classes", type=int, default=10)
-    p.add_argument("--resolution", type=int, default=None, help="input size (default: the space's)")
-    p.add_argument(
-        "--sample", type=int, default=None, help="architectures to draw (default: all rows)"
-    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample (and of scoring)")
     p.add_argument("--out", default=None, help="write per-architecture scores to this CSV")
     p.add_argument(
         "--plot", default=None, help="write score-vs-target scatter plots (PNG; one per proxy)"
     )
-    p.add_argument(
-        "--cache", default=None, help="score cache file (default: the user cache; 'none' disables)"
-    )
-    add_scoring_options(p)
+    add_scoring_options(p, seed_help="default --seed")
     p.set_defaults(func=run)
 
 
@@ -56,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     from lswag_plugin.bench.run import format_table, run_bench
     from lswag_plugin.bench.tables import read_table
-    from lswag_plugin.data import load_batch
     from lswag_plugin.spaces import get_space
 
     space = get_space(args.space)
+    config = scoring_config(args, seed=args.seed)
     table = read_table(args.table)
     arch_column = args.arch_column or _DEFAULT_ARCH_COLUMN.get(args.space, "arch")
     table.require(arch_column, args.target)
@@ -67,30 +66,17 @@ def run(args: argparse.Namespace) -> int:
     if skipped:
         print(f"skipped {skipped} row(s) whose {args.target!r} is null")
     rows = table.sample(rows, args.sample, args.seed)
-    resolution = args.resolution or space.default_resolution
-    batch = load_batch(args.data, batch_size=args.batch_size, seed=args.seed, resolution=resolution)
-    cache = None
-    if (args.cache or "").lower() != "none":
-        from lswag_plugin.cache import ScoreCache
-
-        cache = ScoreCache(args.cache)
+    cache = open_cache(args.cache)
     try:
         result = run_bench(
             space,
             rows,
             arch_column=arch_column,
             target=args.target,
-            batch=batch,
             proxies=args.proxies,
-            num_classes=args.num_classes,
-            resolution=resolution,
-            seed=args.seed,
-            minibatches=args.minibatches,
-            layer_band=args.layer_band,
-            options=proxy_options(args),
-            device=args.device,
+            config=config,
             cache=cache,
-            precision=args.precision,
+            workers=args.workers,
         )
     finally:
         if cache is not None:

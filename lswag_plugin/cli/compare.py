@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lswag_plugin.cli._common import print_json_line
+from lswag_plugin.cli._common import (
+    add_scoring_options,
+    apply_threads,
+    open_cache,
+    positive_int,
+    print_json_line,
+    scoring_config,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--table", required=True, help="CSV/JSON table with the trained accuracies")
     p.add_argument("--target", required=True, help="accuracy column, e.g. cifar10_test_acc")
     p.add_argument("--arch-column", default="arch_str", help="architecture column (arch_str)")
-    p.add_argument("--budget", type=int, default=200, help="distinct evaluations per run (200)")
+    p.add_argument(
+        "--budget", type=positive_int, default=200, help="distinct evaluations per run (200)"
+    )
     p.add_argument("--seeds", default="5", help="N (seeds 0..N-1) or a comma list (default 5)")
     p.add_argument(
         "--strategies",
@@ -36,28 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="lswag,nwot,params,oracle",
         help="comma-separated proxies (lswag, libra, nwot, params, ...) and 'oracle'",
     )
-    p.add_argument("--libra-model", default=None, help="LIBRA model file (for the libra evaluator)")
-    p.add_argument("--data", default=None, help="scoring batch (.npz/folder; default: photos)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--minibatches", type=int, default=2)
-    p.add_argument("--score-seed", type=int, default=0, help="seed of the batch and of every init")
-    p.add_argument("--resolution", type=int, default=None, help="input size (default: the space's)")
-    p.add_argument("--num-classes", type=int, default=10)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    p.add_argument("--cache", default="auto", help="score cache file, 'auto' (default) or 'none'")
     p.add_argument("--out", required=True, help="output folder (report.md, runs.jsonl, PNGs)")
     p.add_argument("--report-only", action="store_true", help="write the report from stored runs")
     p.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="processes sharing the grid, the score cache and runs.jsonl (default 1; one per core)",
-    )
     p.add_argument("--shard", default=None, help=argparse.SUPPRESS)  # "i/n": one worker's share
-    p.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
-    p.set_defaults(func=run)
+    add_scoring_options(p)
+    # Here --workers are processes sharing the grid, the score cache and runs.jsonl (one per core);
+    # one torch thread each by default.
+    p.set_defaults(func=run, threads=1)
 
 
 def _run_workers(args: argparse.Namespace) -> int:
@@ -103,20 +98,9 @@ def _seeds(text: str) -> list[int]:
     return list(range(int(text)))
 
 
-def _cache(spec: str) -> Any:
-    if spec == "none":
-        return None
-    from lswag_plugin.cache import ScoreCache
-
-    return ScoreCache() if spec == "auto" else ScoreCache(spec)
-
-
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from lswag_plugin.bench.tables import read_table
     from lswag_plugin.compare import (
-        CompareError,
         TableOracle,
         ZeroCostGrid,
         plot_runs,
@@ -126,8 +110,9 @@ def run(args: argparse.Namespace) -> int:
     )
     from lswag_plugin.spaces import get_space
 
-    torch.set_num_threads(args.threads)
+    apply_threads(args)
     space = get_space(args.space)
+    config = scoring_config(args)
     table = read_table(args.table)
     table.require(args.arch_column, args.target)
     accuracy = {
@@ -140,27 +125,14 @@ def run(args: argparse.Namespace) -> int:
     seeds = _seeds(args.seeds)
     out = Path(args.out)
     zero_cost = [n for n in names if n != "oracle"]
-    cache = _cache(args.cache)
+    cache = open_cache(args.cache)
     if cache is None and zero_cost:
         from lswag_plugin.cache import ScoreCache
 
         cache = ScoreCache(":memory:")  # one pass per cell still serves every proxy of the grid
     grid = None
     if zero_cost:
-        options = {"libra": {"model": args.libra_model}} if args.libra_model else {}
-        grid = ZeroCostGrid(
-            space,
-            zero_cost,
-            cache=cache,
-            data=args.data,
-            seed=args.score_seed,
-            batch_size=args.batch_size,
-            minibatches=args.minibatches,
-            resolution=args.resolution,
-            num_classes=args.num_classes,
-            device=args.device,
-            options=options,
-        )
+        grid = ZeroCostGrid(space, zero_cost, cache=cache, config=config)
     evaluators: dict[str, Any] = {}
     for name in names:
         evaluators[name] = (
@@ -178,9 +150,6 @@ def run(args: argparse.Namespace) -> int:
             )
 
     runs_path = out / "runs.jsonl"
-    if args.workers < 1:
-        print(f"lswag compare: --workers must be >= 1, got {args.workers}", file=sys.stderr)
-        return 2
     args.worker_counts = {}
     if args.workers > 1 and not args.report_only and args.shard is None:
         code = _run_workers(args)  # the children run the grid; this process writes the report
@@ -198,21 +167,17 @@ def run(args: argparse.Namespace) -> int:
             and r["seed"] in seeds
         ]
     else:
-        try:
-            runs = run_grid(
-                space,
-                evaluators,
-                accuracy,
-                strategies=strategies,
-                seeds=seeds,
-                budget=args.budget,
-                runs_path=runs_path,
-                on_run=report,
-                shard=_shard(args.shard),
-            )
-        except CompareError as exc:
-            print(f"lswag compare: {exc}", file=sys.stderr)
-            return 2
+        runs = run_grid(
+            space,
+            evaluators,
+            accuracy,
+            strategies=strategies,
+            seeds=seeds,
+            budget=args.budget,
+            runs_path=runs_path,
+            on_run=report,
+            shard=_shard(args.shard),
+        )
         if args.shard is not None:  # a worker: the parent writes the report
             counts = (
                 {"computed": sum(grid.computed.values()), "estimated": grid.estimated}
@@ -230,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         f"Optimum of the table: {best:.2f}. Budget: {args.budget} distinct evaluations per run. "
         f"Seeds requested: {', '.join(map(str, seeds))}.",
         f"Zero-cost scoring: batch {args.batch_size} ({args.minibatches} minibatches) of "
-        f"`{args.data or 'default photos'}`, score seed {args.score_seed}, device {args.device}, "
+        f"`{args.data or 'default photos'}`, score seed {config.seed}, device {args.device}, "
         f"{args.threads} torch thread(s).",
     ]
     if grid is not None:

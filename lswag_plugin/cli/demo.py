@@ -15,7 +15,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-from lswag_plugin.cli._common import print_json_line
+from lswag_plugin.cli._common import (
+    add_scoring_options,
+    apply_threads,
+    non_negative_int,
+    open_cache,
+    positive_int,
+    print_json_line,
+    scoring_config,
+)
 
 VIT_CHOICES = {
     "embed_dim": [32, 64, 96],
@@ -32,13 +40,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run a zero-cost architecture search with Optuna over NAS-Bench-201 cells and "
         "tiny ViTs on the shipped photographs; print the best architectures and plot the history.",
     )
-    p.add_argument("--trials", type=int, default=40, help="trials to add to the study (default 40)")
+    p.add_argument(
+        "--trials",
+        type=non_negative_int,
+        default=40,
+        help="trials to add to the study (default 40)",
+    )
     p.add_argument("--space", choices=("both", "cnn", "vit"), default="both")
     p.add_argument("--proxy", default="lswag", help="zero-cost proxy to maximise (default lswag)")
-    p.add_argument("--batch-size", type=int, default=64, help="images in the scoring batch")
     p.add_argument(
         "--prescreen",
-        type=int,
+        type=non_negative_int,
         default=0,
         metavar="K",
         help="score K candidates per trial and keep the best (PrescreenSampler; default off)",
@@ -50,16 +62,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="journal file or RDB URL (default OUT/study.journal; postgresql+psycopg2://... works)",
     )
     p.add_argument("--study", default="lswag-demo", help="study name (resumed if it exists)")
-    p.add_argument("--top", type=int, default=5, help="best architectures to print")
+    p.add_argument("--top", type=positive_int, default=5, help="best architectures to print")
     p.add_argument("--seed", type=int, default=0, help="seed of the batch, weights and sampler")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch CPU threads (default 1: fastest for small models, fair on a shared CPU)",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    p.set_defaults(func=run)
+    add_scoring_options(p, num_classes=8, cache="none", seed_help="default --seed")
+    # One torch thread by default: fastest for these small models, fair on a shared CPU.
+    p.set_defaults(func=run, threads=1, resolution=32)
 
 
 def make_build_model(space: str) -> Any:
@@ -95,14 +102,10 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     import optuna
-    import torch
 
-    from lswag_plugin.data import default_batch
     from lswag_plugin.optuna import PrescreenSampler, ZeroCostObjective, open_storage
 
-    if args.trials < 0 or args.top < 1 or args.prescreen < 0 or args.threads < 1:
-        raise SystemExit("lswag demo: --trials >= 0, --top >= 1, --prescreen >= 0, --threads >= 1")
-    torch.set_num_threads(args.threads)
+    apply_threads(args)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -111,11 +114,8 @@ def run(args: argparse.Namespace) -> int:
         make_build_model(args.space),
         proxy=args.proxy,
         record=("params",) if args.proxy != "params" else (),
-        data=default_batch(args.batch_size, resolution=32, seed=args.seed),
-        batch_size=None,
-        num_classes=8,
-        seed=args.seed,
-        device="cpu",
+        config=scoring_config(args, seed=args.seed),
+        cache=open_cache(args.cache),
     )
     sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(seed=args.seed)
     if args.prescreen:
@@ -186,11 +186,11 @@ def run(args: argparse.Namespace) -> int:
 def _plot_history(study: Any, path: Path) -> None:
     import warnings
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import optuna
+
+    from lswag_plugin.output import pyplot
+
+    plt = pyplot()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

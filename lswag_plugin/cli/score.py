@@ -8,9 +8,10 @@ import math
 from lswag_plugin.cli._common import (
     add_scoring_options,
     apply_threads,
+    open_cache,
     print_json_line,
     progress,
-    proxy_options,
+    scoring_config,
 )
 
 
@@ -22,43 +23,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "SPACE:ARCH_JSON or module:path/to/file.py:factory.",
     )
     p.add_argument("models", nargs="+", metavar="MODEL")
-    p.add_argument(
-        "--data", default=None, help=".npz file or image folder (default: shipped photos)"
-    )
-    p.add_argument("--num-classes", type=int, default=10)
-    p.add_argument("--resolution", type=int, default=None, help="input size (default: the model's)")
-    add_scoring_options(p)
+    p.add_argument("--proxies", default="lswag", help="comma-separated proxy names, or 'all'")
+    p.add_argument("--seed", type=int, default=0, help="seed of the batch, init and passes")
+    add_scoring_options(p, cache="none", seed_help="default --seed")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     apply_threads(args)
-    from lswag_plugin.data import load_batch
-    from lswag_plugin.engine import score
-    from lswag_plugin.models import build_model, default_resolution
-    from lswag_plugin.proxies import resolve_names
+    from lswag_plugin.engine import Scorer, resolve_names
+    from lswag_plugin.models import build_model, default_resolution, model_cache_id
 
     names = resolve_names(args.proxies)
+    config = scoring_config(args, seed=args.seed)
+    cache = open_cache(args.cache)
     results = []
     for spec in progress(args.models, desc="scoring", disable=len(args.models) < 2):
         model = build_model(
-            spec, num_classes=args.num_classes, resolution=args.resolution, seed=args.seed
+            spec, num_classes=config.num_classes, resolution=config.resolution, seed=config.seed
         )
-        res = args.resolution or default_resolution(model)
-        batch = load_batch(args.data, batch_size=args.batch_size, seed=args.seed, resolution=res)
-        s = score(
-            model,
-            batch,
-            names,
-            seed=args.seed,
-            batch_size=args.batch_size,
-            minibatches=args.minibatches,
-            device=args.device,
-            layer_band=args.layer_band,
-            options=proxy_options(args),
-            precision=args.precision,
-        )
-        results.append({"model": spec, "resolution": res, **s.as_dict()})
+        res = config.resolution or default_resolution(model)
+        scorer = Scorer(names, config.replace(resolution=res))
+        namespace, arch = model_cache_id(spec)
+        keys = scorer.config.cache_keys(namespace, arch, names) if cache and namespace else {}
+        hits = cache.get_many(list(keys.values())) if keys else {}
+        if keys and len(hits) == len(keys):
+            entry = {
+                "scores": {n: hits[k] for n, k in keys.items()},
+                "seconds": 0.0,
+                "cached": True,
+            }
+        else:
+            s = scorer.score(model, owned=True)
+            if keys:
+                cache.put_many({keys[n]: float(s[n]) for n in names})
+            entry = {**s.as_dict(), "cached": False}
+        results.append({"model": spec, "resolution": res, **entry})
     width = max(len(r["model"]) for r in results)
     width = min(max(width, 8), 60)
     print(f"{'model':<{width}}  " + "  ".join(f"{n:>12}" for n in names) + f"  {'seconds':>8}")

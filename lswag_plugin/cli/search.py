@@ -8,7 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lswag_plugin.cli._common import print_json_line
+from lswag_plugin.cli._common import (
+    add_scoring_options,
+    apply_threads,
+    non_negative_int,
+    open_cache,
+    positive_int,
+    print_json_line,
+    scoring_config,
+    unit_float,
+)
+from lswag_plugin.output import figure
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,72 +31,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--space", required=True, help="nb201, autoformer-t, autoformer-s, autoformer-b")
     p.add_argument("--strategy", choices=("evolution", "random"), default="evolution")
     p.add_argument("--proxy", default="lswag", help="the fitness: a proxy name or 'libra'")
-    p.add_argument("--libra-model", default=None, help="LIBRA model file (else $LSWAG_LIBRA_MODEL)")
-    p.add_argument("--budget", type=int, default=500, help="distinct architectures to evaluate")
-    p.add_argument("--seed", type=int, default=0, help="seed of the strategy's random choices")
     p.add_argument(
-        "--score-seed",
-        type=int,
-        default=0,
-        help="seed of the scoring batch and of every network's initialisation (default 0: scores, "
-        "and the cache, are shared by searches with different --seed)",
+        "--budget", type=positive_int, default=500, help="distinct architectures to evaluate"
+    )
+    p.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of the strategy's random choices"
     )
     p.add_argument("--params-max", type=float, default=None, help="upper #params limit (millions)")
     p.add_argument("--params-min", type=float, default=None, help="lower #params limit (millions)")
+    p.add_argument("--population", type=positive_int, default=50, help="evolution: population (50)")
     p.add_argument(
-        "--data", default=None, help=".npz file or image folder (default: shipped photos)"
+        "--generations", type=positive_int, default=20, help="evolution: generations (20)"
     )
-    p.add_argument("--num-classes", type=int, default=10)
-    p.add_argument("--resolution", type=int, default=None, help="input size (default: the space's)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--minibatches", type=int, default=2)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--population", type=int, default=50, help="evolution: population (50)")
-    p.add_argument("--generations", type=int, default=20, help="evolution: generations (20)")
-    p.add_argument("--parents", type=int, default=10, help="evolution: top-k parents (10)")
-    p.add_argument("--mutation-prob", type=float, default=0.2)
-    p.add_argument("--resample-prob", type=float, default=0.4)
-    p.add_argument("--cache", default="auto", help="score cache file, 'auto' (default) or 'none'")
+    p.add_argument("--parents", type=positive_int, default=10, help="evolution: top-k parents (10)")
+    p.add_argument("--mutation-prob", type=unit_float, default=0.2)
+    p.add_argument("--resample-prob", type=unit_float, default=0.4)
     p.add_argument("--plot", default=None, help="write the trajectory plot (PNG/PDF/SVG) here")
     p.add_argument("--out", default=None, help="write the full result (with history) as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
+    add_scoring_options(
+        p,
+        seed_help="default 0: scores, and the cache, are shared by searches with different --seed",
+    )
     p.set_defaults(func=run)
 
 
 def plot_trajectory(results: list[Any], path: str | Path, *, title: str = "") -> Path:
     """Writes a best-fitness-so-far vs evaluations plot of one or more :class:`SearchResult`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for r in results:
-        xs = [h["evaluation"] for h in r.history]
-        ax.plot(xs, r.trajectory(), label=f"{r.strategy} (seed {r.seed})")
-        ax.scatter(xs, [h["score"] for h in r.history], s=4, alpha=0.3)
-    ax.set_xlabel("evaluations")
-    ax.set_ylabel("fitness (best so far; dots: each evaluation)")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    with figure(path, figsize=(6, 4), dpi=100, formats=(".png", ".pdf", ".svg")) as (_, ax):
+        for r in results:
+            xs = [h["evaluation"] for h in r.history]
+            ax.plot(xs, r.trajectory(), label=f"{r.strategy} (seed {r.seed})")
+            ax.scatter(xs, [h["score"] for h in r.history], s=4, alpha=0.3)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel("fitness (best so far; dots: each evaluation)")
+        ax.set_title(title)
+        ax.legend()
+    return Path(path)
 
 
 def run(args: argparse.Namespace) -> int:
     from lswag_plugin.search import ProxyEvaluator, get_strategy
     from lswag_plugin.spaces import get_space
 
-    try:
-        space = get_space(args.space)
-    except KeyError as exc:
-        print(f"lswag search: error: {exc.args[0]}", file=sys.stderr)
-        return 2
+    apply_threads(args)
+    space = get_space(args.space)
+    config = scoring_config(args)
     kwargs: dict[str, Any] = {"params_min": args.params_min, "params_max": args.params_max}
     if args.strategy == "evolution":
         kwargs.update(
@@ -99,28 +89,8 @@ def run(args: argparse.Namespace) -> int:
             resample_prob=args.resample_prob,
         )
     strategy = get_strategy(args.strategy, **kwargs)
-    options: dict[str, dict[str, Any]] = {}
-    if args.libra_model:
-        options["libra"] = {"model": args.libra_model}
-    cache: Any = None
-    if args.cache == "auto":
-        cache = "auto"
-    elif args.cache != "none":
-        from lswag_plugin.cache import ScoreCache
-
-        cache = ScoreCache(args.cache)
     evaluate = ProxyEvaluator(
-        space,
-        args.proxy,
-        data=args.data,
-        seed=args.score_seed,
-        batch_size=args.batch_size,
-        minibatches=args.minibatches,
-        resolution=args.resolution,
-        num_classes=args.num_classes,
-        device=args.device,
-        options=options,
-        cache=cache,
+        space, args.proxy, config, cache=open_cache(args.cache), workers=args.workers
     )
     bar = _tqdm_or_none(args)
     result = strategy.search(

@@ -16,8 +16,8 @@ try:
 except ImportError:  # pragma: no cover - Windows: appends are not locked
     fcntl = None  # type: ignore[assignment]
 
-from lswag_plugin.compare._evaluators import CompareError
 from lswag_plugin.compare._strategies import RUNNERS, BudgetSpent
+from lswag_plugin.errors import CompareError, UnknownStrategy
 from lswag_plugin.spaces import SearchSpace
 
 __all__ = ["load_runs", "run_grid", "run_one"]
@@ -43,7 +43,7 @@ def run_one(
     by the evaluator (cache hits are charged what the score cost when it was computed).
     """
     if strategy not in RUNNERS:
-        raise CompareError(f"unknown strategy {strategy!r}; choose from {', '.join(RUNNERS)}")
+        raise UnknownStrategy("strategy", strategy, RUNNERS)
     fitness: dict[str, float] = {}
     best: list[float] = []
     seconds: list[float] = []
@@ -145,7 +145,7 @@ def run_grid(
     """
     for name in strategies:
         if name not in RUNNERS:
-            raise CompareError(f"unknown strategy {name!r}; choose from {', '.join(RUNNERS)}")
+            raise UnknownStrategy("strategy", name, RUNNERS)
     path = Path(runs_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     index, count = shard

@@ -15,15 +15,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lswag_plugin.errors import BudgetSpent, CompareError
 from lswag_plugin.spaces import SearchSpace
 
 __all__ = ["RUNNERS", "BudgetSpent"]
 
 Track = Callable[[Sequence[Any]], list[float]]
-
-
-class BudgetSpent(Exception):
-    """Raised by the tracker when a strategy asks for an evaluation beyond the budget."""
 
 
 def _ours(name: str) -> Callable[..., None]:
@@ -71,8 +68,6 @@ def _optuna(kind: str) -> Callable[..., None]:
 def _nni_evolution(space: SearchSpace, track: Track, *, budget: int, seed: int) -> None:
     """NNI 3.0 RegularizedEvolution on NNI's NasBench201 hub space, in-process (sequential engine)."""
     if space.name != "nb201":
-        from lswag_plugin.compare._evaluators import CompareError
-
         raise CompareError(
             f"nni-evolution runs on nb201 only (NNI's hub space), not {space.name!r}"
         )
@@ -91,13 +86,15 @@ def _nni_evolution(space: SearchSpace, track: Track, *, budget: int, seed: int) 
         def evaluate(self, model: Any) -> None:  # pragma: no cover - _execute never builds a model
             raise NotImplementedError
 
-        def _execute(self, model: Any) -> float:
+        def _execute(self, model: Any) -> float | None:
             arch = nb201_arch_from_sample(model.sample)
             value = track([arch])[0]
-            # NNI needs a finite metric: a disconnected cell reports the lowest value seen so far.
-            report = value if math.isfinite(value) else -1e300
-            nni.report_final_result(report)
-            return report
+            if not math.isfinite(value):
+                # A disconnected cell: no metric, so RegularizedEvolution leaves it out of the
+                # population (as Optuna's samplers skip a FAILed trial), no sentinel value.
+                return None
+            nni.report_final_result(value)
+            return value
 
     search = strategy.RegularizedEvolution(
         population_size=50, sample_size=10, seed=seed, dedup=True

@@ -1,4 +1,6 @@
-"""A fast private copy of a module tree: new modules, cloned tensors, shared plain attributes.
+"""Private copies of a caller's model, and the edits the engine makes to them (never to the caller's).
+
+:func:`private_copy` is the copy every score runs on.
 
 ``copy.deepcopy`` walks every Python object of a model; for a NAS-Bench-201 network that is a tenth of
 a forward+backward. :func:`clone_module` copies only what scoring can change: each module object, its
@@ -15,7 +17,18 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["clone_module", "is_plain_module_tree"]
+from lswag_plugin.errors import BadDevice, LswagError
+
+__all__ = [
+    "adopt",
+    "clone_module",
+    "disable_fused_attention",
+    "drop_module_hooks",
+    "is_plain_module_tree",
+    "prepare_for_scoring",
+    "private_copy",
+    "remove_batch_norm",
+]
 
 _TABLES = ("_parameters", "_buffers", "_modules")
 _HOOK_TABLE_PREFIXES = ("_forward_", "_backward_", "_state_dict_", "_load_state_dict_")
@@ -97,3 +110,121 @@ def clone_module(model: nn.Module, device: torch.device | str | None = None) -> 
         return new
 
     return module(model)
+
+
+_HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+    "_state_dict_hooks",
+    "_state_dict_pre_hooks",
+    "_load_state_dict_pre_hooks",
+    "_load_state_dict_post_hooks",
+)
+
+
+def drop_module_hooks(model: nn.Module) -> None:
+    """Empties the hook tables of every module of ``model`` (a private copy): a deep copy shares the
+    caller's hook functions, which must not fire while we score."""
+    for module in model.modules():
+        for attr in _HOOK_DICTS:
+            table = getattr(module, attr, None)
+            if table is not None and hasattr(table, "clear"):
+                table.clear()
+
+
+def prepare_for_scoring(work: nn.Module) -> nn.Module:
+    """Puts a private copy in the state every score starts from: train mode, every parameter
+    trainable, no ``.grad``. Returns ``work``."""
+    work.train()
+    for p in work.parameters():
+        p.requires_grad_(True)
+        p.grad = None
+    return work
+
+
+def _check_materialised(model: nn.Module) -> None:
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+        raise BadDevice(
+            f"{type(model).__name__} has tensors on the meta device (no data): materialise it first, "
+            "e.g. model.to_empty(device='cpu') and initialise its weights"
+        )
+
+
+def adopt(model: nn.Module, device: torch.device) -> nn.Module:
+    """Returns ``model`` itself, moved to ``device`` and prepared for scoring (no copy).
+
+    For a model handed over by its owner (one built to be scored and not used again).
+
+    Raises:
+        BadDevice: The model has tensors on the meta device, or cannot be moved to ``device``.
+    """
+    _check_materialised(model)
+    try:
+        model = model.to(device)
+    except RuntimeError as exc:
+        raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
+    return prepare_for_scoring(model)
+
+
+def private_copy(model: nn.Module, device: torch.device) -> nn.Module:
+    """Returns a copy of ``model`` on ``device``, in train mode, every parameter trainable, no grads.
+
+    The copy has no module hooks: the caller's hooks never fire while scoring. Module trees that keep
+    their state in their own tables are copied by :func:`clone_module` (fast); others by
+    ``copy.deepcopy``.
+
+    Raises:
+        BadDevice: The model has tensors on the meta device, or cannot be moved to ``device``.
+    """
+    _check_materialised(model)
+    if is_plain_module_tree(model):
+        try:
+            work = clone_module(model, device)  # new modules, tensors copied straight to the device
+        except RuntimeError as exc:
+            raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
+    else:
+        try:
+            work = copy.deepcopy(model)
+        except Exception as exc:  # pragma: no cover - depends on exotic user models
+            raise LswagError(
+                f"cannot copy the model to score it without changing it: {exc}"
+            ) from exc
+        try:
+            work = work.to(device)
+        except RuntimeError as exc:
+            raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
+        drop_module_hooks(work)
+    return prepare_for_scoring(work)
+
+
+def disable_fused_attention(model: nn.Module) -> int:
+    """Switches timm's fused attention (SDPA) off on ``model``; returns how many modules it changed.
+
+    Fused attention hides the attention maps from hooks and cannot be differentiated twice on CPU, so
+    second-order proxies call this — on a private copy only, never on the caller's model.
+    """
+    changed = 0
+    for module in model.modules():
+        if getattr(module, "fused_attn", False) is True:
+            module.fused_attn = False
+            changed += 1
+    return changed
+
+
+def remove_batch_norm(model: nn.Module) -> int:
+    """Replaces every batch-norm module of ``model`` by ``nn.Identity`` in place; returns the count.
+
+    For private copies only (synflow's "BN off").
+    """
+    count = 0
+    for parent in list(model.modules()):
+        for child_name, child in list(parent.named_children()):
+            if isinstance(child, nn.modules.batchnorm._BatchNorm):
+                setattr(parent, child_name, nn.Identity())
+                count += 1
+    return count

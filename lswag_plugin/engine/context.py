@@ -11,46 +11,9 @@ from torch import nn
 
 from lswag_plugin.engine.band import LayerBand
 from lswag_plugin.engine.capture import ActivationPattern
+from lswag_plugin.engine.clone import private_copy
 
-__all__ = ["PassResults", "disable_fused_attention", "drop_module_hooks"]
-
-_HOOK_DICTS = (
-    "_forward_hooks",
-    "_forward_hooks_with_kwargs",
-    "_forward_hooks_always_called",
-    "_forward_pre_hooks",
-    "_forward_pre_hooks_with_kwargs",
-    "_backward_hooks",
-    "_backward_pre_hooks",
-    "_state_dict_hooks",
-    "_state_dict_pre_hooks",
-    "_load_state_dict_pre_hooks",
-    "_load_state_dict_post_hooks",
-)
-
-
-def drop_module_hooks(model: nn.Module) -> None:
-    """Empties the hook tables of every module of ``model`` (a private copy): a deep copy shares the
-    caller's hook functions, which must not fire while we score."""
-    for module in model.modules():
-        for attr in _HOOK_DICTS:
-            table = getattr(module, attr, None)
-            if table is not None and hasattr(table, "clear"):
-                table.clear()
-
-
-def disable_fused_attention(model: nn.Module) -> int:
-    """Switches timm's fused attention (SDPA) off on ``model``; returns how many modules it changed.
-
-    Fused attention hides the attention maps from hooks and cannot be differentiated twice on CPU, so
-    second-order proxies call this — on a private copy only, never on the caller's model.
-    """
-    changed = 0
-    for module in model.modules():
-        if getattr(module, "fused_attn", False) is True:
-            module.fused_attn = False
-            changed += 1
-    return changed
+__all__ = ["PassResults"]
 
 
 @dataclass
@@ -79,6 +42,8 @@ class PassResults:
         num_classes: Number of classes of the output.
         source_model: The caller's model (read only, for ``fresh_model``).
         components: Proxies may store sub-scores here (e.g. ``lswag.lambda``).
+        values: The values of the proxies computed so far in this call, by name: a combined proxy
+            (``libra``) reads the proxies it ``requires`` here; the engine computes each once.
     """
 
     model: nn.Module
@@ -104,6 +69,7 @@ class PassResults:
     flops: float | None = None
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     components: dict[str, float] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)
     #: Times a minibatch was split further after running out of memory.
     backoffs: int = 0
     #: dtype of ``torch.autocast`` around the shared forwards (None: full precision).
@@ -130,8 +96,6 @@ class PassResults:
 
         For proxies with a special pass (they may change weights, e.g. synflow's absolute values).
         """
-        from lswag_plugin.engine.run import private_copy  # run imports this module
-
         return private_copy(self.source_model, self.device)
 
     def batch_weight_grad(self, name: str) -> torch.Tensor:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lswag_plugin.proxies._registry import Needs, ProxySpec, get_proxy, resolve_names
+from lswag_plugin.engine.registry import Needs, ProxySpec, get_proxy, resolve_names
 
 __all__ = ["Plan", "make_plan"]
 

@@ -9,14 +9,16 @@ import statistics
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from lswag_plugin.engine import Scorer, ScoringConfig
+from lswag_plugin.engine.registry import get_proxy
 from lswag_plugin.engine.rng import seeded
-from lswag_plugin.errors import LswagError
+from lswag_plugin.errors import DirectionMismatch
 from lswag_plugin.optuna._attrs import FAIL_REASON_ATTR
 
 if TYPE_CHECKING:
@@ -30,10 +32,6 @@ _logger = logging.getLogger(__name__)
 LATENCY = "latency_ms"
 
 
-class DirectionMismatch(LswagError, ValueError):
-    """The study optimises in a direction the objective's proxies do not have."""
-
-
 def _direction_word(direction: str) -> str:
     return "maximize" if direction == "max" else "minimize"
 
@@ -42,7 +40,7 @@ class ZeroCostObjective:
     """An Optuna objective: builds the trial's model and returns its zero-cost score.
 
     ``objective(trial)`` calls ``build_model(trial)`` (which calls ``trial.suggest_*``), scores the untrained
-    network with :func:`lswag_plugin.score` on one batch, stores every computed value in
+    network with a :class:`~lswag_plugin.engine.Scorer` (one batch, placed on the device once), stores every computed value in
     ``trial.user_attrs`` (proxy name → score, ``None`` for NaN; ``zc_seconds``) and returns the score of
     ``proxy`` — followed by the values of ``minimize`` for a multi-objective study (e.g. ``"params"``,
     ``"flops"`` or ``"latency_ms"``, all minimised; use ``optuna.samplers.NSGAIISampler``).
@@ -63,6 +61,9 @@ class ZeroCostObjective:
     to score in parallel, run worker processes on a shared storage.
     Scores are therefore cached by parameters (``cache_size`` entries; 0 disables): a
     :class:`PrescreenSampler` that used this objective to choose a candidate does not pay for it twice.
+    With ``cache`` (off by default) and a builder from :func:`space_builder`, scores also go through the
+    disk score cache under the same keys as ``lswag search``/``bench``/``compare``: a study over NB201
+    reuses the scores a bench already computed, and vice versa.
 
     Args:
         build_model: ``build_model(trial) -> nn.Module``, an untrained classifier.
@@ -70,20 +71,18 @@ class ZeroCostObjective:
         minimize: Extra objectives, each minimised: registered proxies such as ``"params"``/``"flops"``,
             or ``"latency_ms"``.
         record: Further proxies computed in the same passes and stored in ``user_attrs`` only.
-        data: The scoring batch: ``(x, y)``, a path, a DataLoader or None for
-            :func:`lswag_plugin.data.default_batch`; loaded once.
-        batch_size: Samples in the batch (64 as in the paper).
-        minibatches: K minibatches the batch is split into.
-        resolution: Resize the batch to this size.
-        num_classes: Check the model's output width.
-        seed: Seed of the batch, the weight initialisation and the passes.
-        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
-        layer_band: L-SWAG's band of percentile bins (see :func:`lswag_plugin.score`).
-        options: Per-proxy options.
-        loss_fn: ``loss_fn(output, labels)``; default cross-entropy.
+        config: The scoring settings (:class:`~lswag_plugin.engine.ScoringConfig`): the batch (loaded
+            once), K, resolution, ``num_classes`` (checked against the output width), ``seed`` (of the
+            batch, the weight initialisation and the passes), device (``"auto"``: CUDA when present),
+            band, options, ``loss_fn``.
         latency_repeats: Timed forward passes for ``"latency_ms"`` (the median is kept).
         catch: Exceptions of ``build_model`` or scoring that FAIL the trial instead of stopping the study.
-        cache_size: Scores kept by parameters (0 disables the cache).
+        cache_size: Scores kept in memory by parameters (0 disables it).
+        cache: The disk score cache (a :class:`~lswag_plugin.cache.ScoreCache`, ``"auto"`` for the
+            default file, or None: the default), used when ``build_model`` comes from
+            :func:`space_builder`.
+        **settings: Fields of :class:`~lswag_plugin.engine.ScoringConfig` overriding ``config``'s
+            (``data``, ``batch_size``, ``seed``, ``device``, ...).
 
     Raises:
         UnknownProxy: A name in ``proxy``, ``minimize`` or ``record`` is not registered.
@@ -111,22 +110,13 @@ class ZeroCostObjective:
         proxy: str = "lswag",
         minimize: Sequence[str] = (),
         record: Sequence[str] = (),
-        data: Any = None,
-        batch_size: int | None = 64,
-        minibatches: int = 2,
-        resolution: int | None = None,
-        num_classes: int | None = None,
-        seed: int = 0,
-        device: str | torch.device | None = "cpu",
-        layer_band: Any = None,
-        options: Mapping[str, Mapping[str, Any]] | None = None,
-        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        config: ScoringConfig | None = None,
         latency_repeats: int = 5,
         catch: tuple[type[BaseException], ...] = (Exception,),
         cache_size: int = 1024,
+        cache: Any = None,
+        **settings: Any,
     ) -> None:
-        from lswag_plugin.proxies import get_proxy
-
         if not callable(build_model):
             raise TypeError(
                 f"build_model must be callable(trial) -> nn.Module, got {build_model!r}"
@@ -150,22 +140,28 @@ class ZeroCostObjective:
         self.minimize = tuple(m if m == LATENCY else get_proxy(m).name for m in minimize)
         self.record = tuple(get_proxy(r).name for r in record)
         self._direction = get_proxy(proxy).direction
-        self.data = data
-        self.batch_size = batch_size
-        self.minibatches = minibatches
-        self.resolution = resolution
-        self.num_classes = num_classes
-        self.seed = seed
-        self.device = device
-        self.layer_band = layer_band
-        self.options = options
-        self.loss_fn = loss_fn
+        config = ScoringConfig.of(config, **settings)
+        builder_classes = getattr(build_model, "num_classes", None)
+        if config.num_classes is None and builder_classes is not None:
+            config = config.replace(num_classes=builder_classes)
+        self._space = getattr(build_model, "space", None)
+        self._prefix = getattr(build_model, "prefix", "")
+        self.scorer = Scorer(self.proxies, config, cache=cache if self._space is not None else None)
         self.latency_repeats = latency_repeats
         self.catch = tuple(catch)
         self.cache_size = cache_size
-        self._batch: tuple[torch.Tensor, torch.Tensor] | None = None
         self._cache_lock = threading.Lock()
         self._cache: OrderedDict[tuple[tuple[str, str], ...], dict[str, float]] = OrderedDict()
+
+    @property
+    def config(self) -> ScoringConfig:
+        """The scoring settings."""
+        return self.scorer.config
+
+    @property
+    def seed(self) -> int:
+        """Seed of the batch, the weight initialisation and the passes."""
+        return self.config.seed
 
     # -- what the study must look like -------------------------------------------------------------
     @property
@@ -204,42 +200,44 @@ class ZeroCostObjective:
     # -- scoring -----------------------------------------------------------------------------------
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns the scoring batch (loaded on first use)."""
-        if self._batch is None:
-            from lswag_plugin.data import load_batch
+        return self.config.batch()
 
-            self._batch = load_batch(
-                self.data, batch_size=self.batch_size, seed=self.seed, resolution=self.resolution
-            )
-        return self._batch
+    def measure(self, model: nn.Module, *, owned: bool = False) -> dict[str, float]:
+        """Returns every value this objective computes for ``model`` (proxies, latency, seconds).
 
-    def measure(self, model: nn.Module) -> dict[str, float]:
-        """Returns every value this objective computes for ``model`` (proxies, latency, seconds)."""
-        from lswag_plugin import score
-
+        ``owned=True`` hands the model over (the objective built it): it is scored without a copy.
+        """
         started = time.perf_counter()
-        scores = score(
-            model,
-            self.batch(),
-            self.proxies,
-            loss_fn=self.loss_fn,
-            device=self.device,
-            seed=self.seed,
-            batch_size=None,
-            minibatches=self.minibatches,
-            num_classes=self.num_classes,
-            layer_band=self.layer_band,
-            options=self.options,
-        )
+        latency = self._latency_ms(model) if LATENCY in self.minimize else None
+        scores = self.scorer.score(model, owned=owned)
         values = {name: float(scores[name]) for name in self.proxies}
-        if LATENCY in self.minimize:
-            values[LATENCY] = self._latency_ms(model)
+        if latency is not None:
+            values[LATENCY] = latency
         values["zc_seconds"] = time.perf_counter() - started
         return values
 
-    def _latency_ms(self, model: nn.Module) -> float:
-        from lswag_plugin.engine.run import resolve_device
+    def _disk_keys(self, trial: Any) -> dict[str, Any]:
+        """Cache keys of the trial's architecture (a :func:`space_builder` build), else ``{}``."""
+        if self.scorer.cache is None or self._space is None:
+            return {}
+        arch = trial.user_attrs.get(f"{self._prefix}arch")
+        if arch is None:
+            return {}
+        return self.config.cache_keys(self._space.name, arch, self.proxies)
 
-        device = resolve_device(self.device)
+    def _measure_cached(self, model: nn.Module, trial: Any) -> dict[str, float]:
+        keys = self._disk_keys(trial)
+        if keys and LATENCY not in self.minimize:
+            hits = self.scorer.cache.get_many(list(keys.values()))
+            if len(hits) == len(keys):
+                return {**{n: hits[k] for n, k in keys.items()}, "zc_seconds": 0.0}
+        values = self.measure(model, owned=True)
+        if keys:
+            self.scorer.cache.put_many({keys[n]: values[n] for n in self.proxies})
+        return values
+
+    def _latency_ms(self, model: nn.Module) -> float:
+        device = self.scorer.device
         work = copy.deepcopy(model).to(device).eval()
         x = self.batch()[0].to(device)
         times = []
@@ -286,7 +284,7 @@ class ZeroCostObjective:
         import optuna
 
         try:
-            with seeded(self.seed):
+            with seeded(self.seed):  # the CPU generator (where builders create their weights)
                 model = self.build_model(trial)
             if not isinstance(model, nn.Module):
                 raise TypeError(f"build_model returned {type(model).__name__}, not an nn.Module")
@@ -298,7 +296,7 @@ class ZeroCostObjective:
         values = self._cached(key)
         if values is None:
             try:
-                values = self.measure(model)
+                values = self._measure_cached(model, trial)
             except self.catch as exc:
                 return self._fail(trial, f"scoring failed: {type(exc).__name__}: {exc}")
             self._remember(key, values)

@@ -85,7 +85,9 @@ def space_builder(
 ) -> Callable[[Any], nn.Module]:
     """Returns ``build_model(trial)``: suggests an architecture of ``space`` and builds it untrained.
 
-    The architecture's canonical string is stored in ``trial.user_attrs["arch"]``.
+    The architecture's canonical string is stored in ``trial.user_attrs["arch"]``. The builder carries
+    ``space``, ``prefix`` and ``num_classes`` attributes: a :class:`ZeroCostObjective` with a disk
+    ``cache`` keys its scores by the space and that string.
 
     Example:
         >>> import optuna
@@ -104,6 +106,9 @@ def space_builder(
         return space.build(arch, num_classes=num_classes, resolution=resolution)
 
     build_model.__qualname__ = f"space_builder({space.name!r})"
+    build_model.space = space  # type: ignore[attr-defined]
+    build_model.prefix = prefix  # type: ignore[attr-defined]
+    build_model.num_classes = num_classes  # type: ignore[attr-defined]
     return build_model
 
 

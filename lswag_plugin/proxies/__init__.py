@@ -1,4 +1,7 @@
-"""Zero-cost proxies: one registry, one module per family.
+"""Zero-cost proxies: one module per family, registered in the engine's registry.
+
+Each module imports the contract (:mod:`lswag_plugin.engine.registry`) and registers its proxies with
+``@register_proxy``; this package re-exports the contract for users who add a proxy.
 
 Example:
     >>> from lswag_plugin.proxies import available
@@ -7,6 +10,14 @@ Example:
 """
 
 # Importing a family module registers its proxies.
+from lswag_plugin.engine.registry import (
+    Needs,
+    ProxySpec,
+    available,
+    get_proxy,
+    register_proxy,
+    resolve_names,
+)
 from lswag_plugin.proxies import (  # noqa: F401
     fisher,
     grasp,
@@ -22,14 +33,6 @@ from lswag_plugin.proxies import (  # noqa: F401
     synflow,
     zen,
     zico,
-)
-from lswag_plugin.proxies._registry import (
-    Needs,
-    ProxySpec,
-    available,
-    get_proxy,
-    register_proxy,
-    resolve_names,
 )
 
 __all__ = ["Needs", "ProxySpec", "available", "get_proxy", "register_proxy", "resolve_names"]

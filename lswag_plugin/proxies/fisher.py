@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 
 from lswag_plugin.engine.context import PassResults
-from lswag_plugin.proxies._registry import Needs, register_proxy
+from lswag_plugin.engine.registry import Needs, register_proxy
 
 __all__ = ["fisher"]
 
 
-@register_proxy("fisher", direction="max", needs=Needs.LAYER_OUTPUT_GRADS)
+@register_proxy("fisher", version="2", direction="max", needs=Needs.LAYER_OUTPUT_GRADS)
 def fisher(ctx: PassResults) -> float:
     """Fisher: Σ_l fan_in(l) · Σ_c ½ · (1/N) Σ_n (Σ_positions a_{n,c} · ∂L/∂a_{n,c})² over Conv/Linear outputs a.
 

@@ -13,7 +13,7 @@ import math
 import torch
 
 from lswag_plugin.engine.context import PassResults
-from lswag_plugin.proxies._registry import Needs, register_proxy
+from lswag_plugin.engine.registry import Needs, register_proxy
 
 __all__ = ["epe_nas", "jacobian_rows", "jacov"]
 

@@ -11,8 +11,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lswag_plugin.engine.config import file_fingerprint
 from lswag_plugin.engine.context import PassResults
-from lswag_plugin.proxies._registry import Needs, get_proxy, register_proxy
+from lswag_plugin.engine.registry import Needs, register_proxy
+from lswag_plugin.errors import LibraError
 
 __all__ = ["LIBRA_MODEL_ENV", "load_model", "model_path"]
 
@@ -27,8 +29,6 @@ def model_path(options: dict[str, Any]) -> Path:
     Raises:
         LibraError: Neither is set.
     """
-    from lswag_plugin.libra import LibraError
-
     path = options.get("model") or os.environ.get(LIBRA_MODEL_ENV)
     if not path:
         raise LibraError(
@@ -56,18 +56,24 @@ def _members(options: dict[str, Any]) -> list[str]:
     return list(load_model(options).selected)
 
 
-@register_proxy("libra", direction="max", needs=Needs.NOTHING, requires=_members)
+def _model_fingerprint(options: dict[str, Any]) -> str:
+    """The content of the model file (not its path): a model refitted at the same path is a new key."""
+    return file_fingerprint(model_path(options))
+
+
+@register_proxy(
+    "libra",
+    direction="max",
+    needs=Needs.NOTHING,
+    requires=_members,
+    fingerprint=_model_fingerprint,
+)
 def libra(ctx: PassResults) -> float:
     """LIBRA-NAS (Casarin et al., CVPR 2025): fusion of three proxies chosen by ρ, information gain and bias.
 
-    Reads the members' scores from ``ctx.components`` (the engine computes the required proxies first); a
-    member missing there is computed from the same captured passes. Higher is better; −inf when a member
-    is not finite (e.g. a disconnected NB201 cell).
+    Reads the members' scores from ``ctx.values``: the engine computes every required proxy once,
+    before this one, in the same shared passes. Higher is better; −inf when a member is not finite
+    (e.g. a disconnected NB201 cell).
     """
     model = load_model(ctx.options.get("libra", {}))
-    values: dict[str, float] = {}
-    for name in model.selected:
-        if name not in ctx.components:
-            ctx.components[name] = float(get_proxy(name).fn(ctx))
-        values[name] = ctx.components[name]
-    return model.score(values)
+    return model.score({name: ctx.values[name] for name in model.selected})

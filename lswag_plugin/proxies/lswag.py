@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lswag_plugin.engine.context import PassResults
-from lswag_plugin.proxies._registry import Needs, register_proxy
+from lswag_plugin.engine.registry import Needs, register_proxy
 from lswag_plugin.proxies.swap import DEFAULT_PATTERN_COUNT, count_patterns
 from lswag_plugin.proxies.zico import log_sum, mean_and_std
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from lswag_plugin.engine.context import PassResults
+from lswag_plugin.engine.registry import Needs, register_proxy
 from lswag_plugin.errors import ProxyNotApplicable
-from lswag_plugin.proxies._registry import Needs, register_proxy
 
 __all__ = ["meco", "min_correlation_eigenvalue"]
 

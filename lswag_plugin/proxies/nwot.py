@@ -8,7 +8,7 @@ import torch
 
 from lswag_plugin.engine.capture import unpack_bits
 from lswag_plugin.engine.context import PassResults
-from lswag_plugin.proxies._registry import Needs, register_proxy
+from lswag_plugin.engine.registry import Needs, register_proxy
 
 
 def hamming_kernel(ctx: PassResults) -> torch.Tensor:

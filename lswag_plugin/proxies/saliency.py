@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from lswag_plugin.engine.context import PassResults
-from lswag_plugin.proxies._registry import Needs, register_proxy
+from lswag_plugin.engine.registry import Needs, register_proxy
 
 __all__ = ["grad_norm", "plain", "snip"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lswag_plugin.engine.context import PassResults
-from lswag_plugin.proxies._registry import Needs, register_proxy
+from lswag_plugin.engine.registry import Needs, register_proxy
 
 
 @register_proxy("params", direction="max", needs=Needs.NOTHING, aliases=("num_params",))

@@ -9,7 +9,7 @@ import torch
 
 from lswag_plugin.engine.capture import ActivationPattern
 from lswag_plugin.engine.context import PassResults
-from lswag_plugin.proxies._registry import Needs, register_proxy
+from lswag_plugin.engine.registry import Needs, register_proxy
 
 __all__ = ["PATTERN_COUNTS", "count_patterns"]
 

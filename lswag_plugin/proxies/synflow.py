@@ -5,28 +5,15 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
 from lswag_plugin.engine.capture import is_weight_layer
+from lswag_plugin.engine.checks import logits_of
+from lswag_plugin.engine.clone import remove_batch_norm
 from lswag_plugin.engine.context import PassResults
+from lswag_plugin.engine.registry import Needs, register_proxy
 from lswag_plugin.errors import ProxyNotApplicable
-from lswag_plugin.proxies._registry import Needs, register_proxy
 
-__all__ = ["remove_batch_norm", "synflow"]
-
-
-def remove_batch_norm(model: nn.Module) -> int:
-    """Replaces every batch-norm module of ``model`` by ``nn.Identity`` in place; returns the count.
-
-    For private copies only (synflow's "BN off").
-    """
-    count = 0
-    for parent in list(model.modules()):
-        for child_name, child in list(parent.named_children()):
-            if isinstance(child, nn.modules.batchnorm._BatchNorm):
-                setattr(parent, child_name, nn.Identity())
-                count += 1
-    return count
+__all__ = ["synflow"]
 
 
 @register_proxy("synflow", direction="max", needs=Needs.SPECIAL_PASS, aliases=("synflow_log",))
@@ -40,8 +27,6 @@ def synflow(ctx: PassResults) -> float:
     spans 1e32..1e61 on NAS-Bench-201, so the score is its natural log (ranks are unchanged). A network
     whose output does not reach its input (zero flow) scores −inf. Higher is better.
     """
-    from lswag_plugin.engine.run import logits_of
-
     model = ctx.fresh_model()
     remove_batch_norm(model)
     model.double().eval()

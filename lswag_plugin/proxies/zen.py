@@ -9,8 +9,8 @@ from torch import nn
 
 from lswag_plugin.engine.capture import is_weight_layer
 from lswag_plugin.engine.context import PassResults
+from lswag_plugin.engine.registry import Needs, register_proxy
 from lswag_plugin.errors import ProxyNotApplicable
-from lswag_plugin.proxies._registry import Needs, register_proxy
 
 __all__ = ["gaussian_init", "pre_pooling_features", "zen"]
 

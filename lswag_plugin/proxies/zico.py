@@ -7,8 +7,8 @@ import math
 import torch
 
 from lswag_plugin.engine.context import PassResults
+from lswag_plugin.engine.registry import Needs, register_proxy
 from lswag_plugin.errors import BadBatch
-from lswag_plugin.proxies._registry import Needs, register_proxy
 
 __all__ = ["mean_and_std"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from lswag_plugin.errors import LswagError
+from lswag_plugin.errors import SearchError
 from lswag_plugin.spaces import SearchSpace
 
 __all__ = ["Evaluator", "SearchError", "SearchResult", "SearchStrategy"]
@@ -21,10 +21,6 @@ __all__ = ["Evaluator", "SearchError", "SearchResult", "SearchStrategy"]
 Evaluator = Callable[[Sequence[Any]], Sequence[float]]
 #: Called after every evaluation with (evaluations so far, budget, best fitness so far).
 Callback = Callable[[int, int, float], None]
-
-
-class SearchError(LswagError):
-    """A search that cannot run (bad budget, parameter limits no architecture satisfies, ...)."""
 
 
 @dataclass

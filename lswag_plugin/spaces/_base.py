@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from lswag_plugin.errors import BadArchitecture
+from lswag_plugin.errors import BadArchitecture, UnknownSpace
 
 __all__ = ["SearchSpace", "available_spaces", "get_space", "register_space"]
 
@@ -106,12 +106,12 @@ def get_space(name: str, **kwargs: Any) -> SearchSpace:
     """Returns a new instance of the space called ``name``.
 
     Raises:
-        KeyError: Unknown space; the message lists the known ones.
+        UnknownSpace: Unknown space; the message lists the known ones.
     """
     import lswag_plugin.spaces  # noqa: F401  (registers the built-in spaces)
 
     if name not in _SPACES:
-        raise KeyError(f"unknown search space {name!r}; known: {', '.join(sorted(_SPACES))}")
+        raise UnknownSpace("search space", name, _SPACES)
     return _SPACES[name](**kwargs)
 
 

@@ -21,6 +21,7 @@ from lswag_plugin.compare import (
     summary,
     write_markdown,
 )
+from lswag_plugin.errors import UnknownStrategy
 from lswag_plugin.search import ProxyEvaluator, RandomSearch
 from lswag_plugin.spaces import get_space
 
@@ -68,7 +69,9 @@ def test_best_found_follows_the_fitness_not_the_accuracy():
 
 
 def test_unknown_strategy_and_missing_cell_are_typed_errors():
-    with pytest.raises(CompareError, match="unknown strategy 'bogus'"):
+    with pytest.raises(
+        UnknownStrategy, match="unknown strategy 'bogus'; known strategies: evolution"
+    ):
         run_one("bogus", SPACE, TableOracle(SPACE, ACCURACY), ACCURACY, budget=2, seed=0)
     with pytest.raises(CompareError, match="not in the accuracy table"):
         TableOracle(SPACE, {})([ARCHS[0]])
@@ -96,8 +99,9 @@ def test_grid_scores_every_proxy_in_one_pass_and_matches_proxy_evaluator(small_b
 
 def test_cached_scores_without_seconds_are_charged_the_median(small_batch):
     cache = ScoreCache(":memory:")
-    first = ProxyEvaluator(SPACE, "params", data=small_batch, batch_size=8, cache=cache)
-    first(ARCHS[:1])  # cached by a plain search: no seconds recorded
+    first = ProxyEvaluator(SPACE, "params", data=small_batch, batch_size=8)
+    (value,) = first.raw_scores(ARCHS[:1])
+    cache.put(first.cache_key(SPACE.encode(ARCHS[0])), value)  # a score stored without seconds
     grid = ZeroCostGrid(SPACE, ["params"], cache=cache, data=small_batch, batch_size=8)
     out = grid.evaluator("params")(ARCHS)
     assert grid.computed == {"params": 1}
@@ -193,7 +197,9 @@ def test_median_comes_from_the_cache_when_this_process_measured_nothing(small_ba
     cache = ScoreCache(":memory:")
     kwargs = dict(cache=cache, data=small_batch, batch_size=8)
     measured = ZeroCostGrid(SPACE, ["params"], **kwargs).evaluator("params")(ARCHS[1:])
-    ProxyEvaluator(SPACE, "params", **kwargs)(ARCHS[:1])  # a plain search: no seconds recorded
+    plain = ProxyEvaluator(SPACE, "params", data=small_batch, batch_size=8)
+    (value,) = plain.raw_scores(ARCHS[:1])
+    cache.put(plain.cache_key(SPACE.encode(ARCHS[0])), value)  # a score stored without seconds
     grid = ZeroCostGrid(SPACE, ["params"], **kwargs)
     ((_, cost),) = grid.evaluator("params")(ARCHS[:1])
     assert grid.computed == {} and grid.estimated == 1

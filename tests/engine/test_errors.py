@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 import lswag_plugin
-from lswag_plugin.engine import NonFiniteOutputWarning
-from lswag_plugin.errors import BadBatch, ProxyNotApplicable
+from lswag_plugin.errors import BadBatch, NonFiniteOutputWarning, ProxyNotApplicable
 
 
 def _mlp() -> nn.Module:

@@ -81,7 +81,7 @@ def test_candidate_weights_are_seeded_so_scores_repeat() -> None:
     assert evaluator.history[0].metrics == a and evaluator.history[0].failure is None
 
 
-@pytest.mark.filterwarnings("ignore::lswag_plugin.engine.run.NonFiniteOutputWarning")
+@pytest.mark.filterwarnings("ignore::lswag_plugin.errors.NonFiniteOutputWarning")
 @pytest.mark.parametrize(
     ("op", "reason"),
     [
@@ -109,7 +109,10 @@ def test_dump_and_load_through_nni_serializer_keep_scores() -> None:
     )
     loaded = nni.load(nni.dump(evaluator))
     assert isinstance(loaded, ZeroCostEvaluator) and loaded is not evaluator
-    assert loaded.objective == "nwot" and loaded.layer_band == (0, 9)
+    assert loaded.objective == "nwot" and loaded.config.band == evaluator.config.band
+    assert loaded.config.cache_key("nni:x", "a", "nwot") == evaluator.config.cache_key(
+        "nni:x", "a", "nwot"
+    )
     assert torch.equal(loaded.batch()[0], x) and torch.equal(loaded.batch()[1], y)
     net = tiny_net()
     assert loaded.evaluate(net) == evaluator.evaluate(net)
@@ -117,7 +120,7 @@ def test_dump_and_load_through_nni_serializer_keep_scores() -> None:
 
 def test_default_data_is_dumped_as_none() -> None:
     evaluator = ZeroCostEvaluator("nwot", batch_size=8, resolution=8)
-    assert evaluator._dump()["data"] is None
+    assert evaluator._dump()["config"]["data"] is None
 
 
 def test_nb201_arch_from_sample_rejects_bad_samples() -> None:

@@ -105,7 +105,7 @@ def check_failures(exp: NasExperiment, evaluator: ZeroCostEvaluator) -> None:
     assert exported[-1] == {"op": "zero"}  # NWOT -inf: ranked last, still a result
 
 
-@pytest.mark.filterwarnings("ignore::lswag_plugin.engine.run.NonFiniteOutputWarning")
+@pytest.mark.filterwarnings("ignore::lswag_plugin.errors.NonFiniteOutputWarning")
 def test_failing_candidates_become_failed_trials_and_the_experiment_finishes() -> None:
     evaluator = ZeroCostEvaluator("nwot,lswag", batch_size=8, resolution=8)
     config = NasExperimentConfig("sequential", "simplified")  # continue_on_failure is off here
@@ -129,7 +129,7 @@ def test_failing_candidates_become_failed_trials_and_the_experiment_finishes() -
     os.environ.get("LSWAG_TEST_NNI_MULTIPROCESS") != "1",
     reason="starts NNI's manager and a process per trial (minutes): set LSWAG_TEST_NNI_MULTIPROCESS=1",
 )
-@pytest.mark.filterwarnings("ignore::lswag_plugin.engine.run.NonFiniteOutputWarning")
+@pytest.mark.filterwarnings("ignore::lswag_plugin.errors.NonFiniteOutputWarning")
 def test_default_multiprocess_engine_runs_trials_in_processes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -121,7 +121,7 @@ def test_failing_candidates_fail_with_a_reason_and_the_study_goes_on(tiny_batch)
     study = objective.create_study()
     for kind in ("no_build", "bad_shape", "nan", "pruned", "ok"):
         study.enqueue_trial({"kind": kind})
-    with pytest.warns(lswag_plugin.engine.run.NonFiniteOutputWarning):
+    with pytest.warns(lswag_plugin.errors.NonFiniteOutputWarning):
         study.optimize(objective, n_trials=5)
     states = [t.state for t in study.trials]
     assert states == [TrialState.FAIL] * 3 + [TrialState.PRUNED, TrialState.COMPLETE]
@@ -161,7 +161,7 @@ def test_scores_are_cached_by_parameters(tiny_batch) -> None:
     objective = ZeroCostObjective(build_width, data=tiny_batch)
     calls = []
     measure = objective.measure
-    objective.measure = lambda model: calls.append(1) or measure(model)
+    objective.measure = lambda model, **kw: calls.append(1) or measure(model, **kw)
     study = objective.create_study()
     for width in (3, 5, 3, 3):
         study.enqueue_trial({"width": width})
@@ -170,7 +170,7 @@ def test_scores_are_cached_by_parameters(tiny_batch) -> None:
     assert study.trials[0].value == study.trials[2].value == expected(3, tiny_batch)
     uncached = ZeroCostObjective(build_width, data=tiny_batch, cache_size=0)
     calls.clear()
-    uncached.measure = lambda model: calls.append(1) or measure(model)
+    uncached.measure = lambda model, **kw: calls.append(1) or measure(model, **kw)
     study = uncached.create_study()
     for width in (3, 3):
         study.enqueue_trial({"width": width})

@@ -21,8 +21,7 @@ from torch import nn
 import lswag_plugin
 from lswag_plugin import libra
 from lswag_plugin.cache import CacheError, CacheKey, ScoreCache
-from lswag_plugin.engine.run import NonFiniteOutputWarning
-from lswag_plugin.errors import BadArchitecture, BadDevice, LswagError
+from lswag_plugin.errors import BadArchitecture, BadDevice, LswagError, NonFiniteOutputWarning
 from lswag_plugin.spaces import get_space
 from tests.reliability._catalogue import ENTRIES, Entry, Tied, batch, cnn, with_hooks
 from tests.reliability._snapshot import assert_untouched, snapshot

@@ -18,7 +18,7 @@ from optuna.trial import TrialState  # noqa: E402
 from lswag_plugin.optuna import ZeroCostObjective  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-pytestmark = pytest.mark.filterwarnings("ignore::lswag_plugin.engine.run.NonFiniteOutputWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::lswag_plugin.errors.NonFiniteOutputWarning")
 
 MODEL_ENTRIES = [e for e in ENTRIES if e.host_level == "model" and not e.kwargs]
 
@@ -66,7 +66,8 @@ def test_optuna_every_catalogue_entry_is_a_failed_trial_or_a_result_never_a_cras
         else:
             assert states == [TrialState.COMPLETE] * 2, entry.id
     assert crashes == []
-    assert refused == ["unknown_proxy"]
+    # Configuration errors are refused when the objective is made, before any trial runs.
+    assert sorted(refused) == ["cuda_requested_without_cuda", "unknown_proxy"]
 
 
 def test_optuna_one_study_with_every_bad_candidate_between_good_ones() -> None:

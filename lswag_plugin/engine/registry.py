@@ -1,10 +1,15 @@
 """The one registry of zero-cost proxies.
 
-A proxy is a function ``fn(ctx) -> float`` that reads what the engine captured during its shared passes
-(:class:`~lswag_plugin.engine.context.PassResults`) and returns one number. It is registered with
+This is the contract proxies implement; it lives in the engine, which plans passes from it, and proxy
+modules import it (never the reverse). A proxy is a function ``fn(ctx) -> float`` that reads what the
+engine captured during its shared passes (:class:`~lswag_plugin.engine.context.PassResults`) and returns
+one number. It is registered with
 :func:`register_proxy`, which records its name, its direction (``"max"``: higher is better, ``"min"``:
 lower is better) and what it needs from the engine (:class:`Needs`). The engine unions the needs of all
 requested proxies and plans the fewest passes that serve them.
+
+The built-in proxies register when :mod:`lswag_plugin` is imported (its ``__init__`` imports the
+``proxies`` package and ``libra``), as timm's models register on ``import timm``.
 """
 
 from __future__ import annotations
@@ -85,6 +90,12 @@ class ProxySpec:
     description: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
     requires: Callable[[dict[str, Any]], list[str]] | None = None
+    #: Version of the proxy's definition: part of every cache key of its scores (bump it when the
+    #: definition changes, so cached scores of the old definition are not served).
+    version: str = "1"
+    #: For a proxy whose score depends on more than its options (a fitted model's content): a function
+    #: of its options returning a string that changes when that does; part of every cache key.
+    fingerprint: Callable[[dict[str, Any]], str] | None = None
 
     @property
     def higher_is_better(self) -> bool:
@@ -107,6 +118,8 @@ def register_proxy(
     min_minibatches: int = 1,
     aliases: Iterable[str] = (),
     requires: Callable[[dict[str, Any]], list[str]] | None = None,
+    version: str = "1",
+    fingerprint: Callable[[dict[str, Any]], str] | None = None,
 ) -> Callable[[Callable[[PassResults], float]], Callable[[PassResults], float]]:
     """Returns a decorator that registers a proxy function under ``name``.
 
@@ -118,15 +131,19 @@ def register_proxy(
         aliases: Other accepted names.
         requires: For a combined proxy (e.g. ``libra``): a function of the proxy's options returning the
             names of other proxies it reads; the engine adds their needs to the plan and computes them
-            (they appear in ``Scores.components`` unless requested too).
+            (they appear in ``Scores.components`` unless requested too). A combined proxy reads
+            them from ``ctx.values``; each is computed once per call.
+        version: The definition's version, part of every cache key of its scores.
+        fingerprint: For a score that depends on more than the options (e.g. the content of a
+            fitted model file): ``fingerprint(options) -> str``, part of every cache key.
 
     Example:
-        >>> from lswag_plugin.proxies import Needs, register_proxy
+        >>> from lswag_plugin.engine.registry import Needs, register_proxy
         >>> @register_proxy("demo_depth", needs=Needs.NOTHING)
         ... def demo_depth(ctx):
         ...     "Number of modules (a toy proxy)."
         ...     return float(len(list(ctx.model.modules())))
-        >>> from lswag_plugin.proxies import available
+        >>> from lswag_plugin.engine.registry import available
         >>> "demo_depth" in [p.name for p in available()]
         True
     """
@@ -146,6 +163,8 @@ def register_proxy(
             description=doc[0] if doc else "",
             aliases=tuple(aliases),
             requires=requires,
+            version=str(version),
+            fingerprint=fingerprint,
         )
         _REGISTRY[name] = spec
         for alias in spec.aliases:
@@ -155,28 +174,20 @@ def register_proxy(
     return decorator
 
 
-def _load_builtin() -> None:
-    # Importing the package registers every built-in proxy family (one module each).
-    import lswag_plugin.proxies  # noqa: F401
-
-
 def get_proxy(name: str) -> ProxySpec:
     """Returns the registered proxy called ``name`` (or one of its aliases).
 
     Raises:
         UnknownProxy: ``name`` is not registered; the message lists the known names.
     """
-    _load_builtin()
     key = _ALIASES.get(name, name)
     if key not in _REGISTRY:
-        known = ", ".join(sorted(_REGISTRY))
-        raise UnknownProxy(f"unknown proxy {name!r}; known proxies: {known}")
+        raise UnknownProxy("proxy", name, _REGISTRY, "see lswag_plugin.available_proxies()")
     return _REGISTRY[key]
 
 
 def available() -> list[ProxySpec]:
     """Returns every registered proxy, sorted by name."""
-    _load_builtin()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
