@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -24,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 
 import lswag_plugin
 from lswag_plugin.cache import CacheKey, ScoreCache, cache_version
 from lswag_plugin.data import batch_fingerprint, load_batch, shared_data_dir
 from lswag_plugin.spaces import get_space
+from lswag_plugin.stats import spearman
 
 PROXIES = ("lswag", "swap", "zico", "nwot", "params", "flops")
 TARGETS = ("c100_base_acc", "c100_kd_acc")
@@ -42,11 +41,8 @@ def split_rows(n: int, seed: int) -> tuple[list[int], list[int]]:
 
 
 def rho(scores: list[float], targets: list[float | None]) -> float:
-    """Spearman ρ over the rows where both the score and the target are numbers."""
-    pairs = [(s, t) for s, t in zip(scores, targets) if t is not None and not math.isnan(s)]
-    if len(pairs) < 3:
-        return math.nan
-    return float(spearmanr([p[0] for p in pairs], [p[1] for p in pairs]).statistic)
+    """Spearman ρ over the rows where both the score and the target are numbers (None/NaN dropped)."""
+    return spearman(scores, targets)
 
 
 def run_config(

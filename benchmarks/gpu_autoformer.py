@@ -27,11 +27,11 @@ import time
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 
 import lswag_plugin
 from lswag_plugin.data import load_batch
 from lswag_plugin.spaces import get_space
+from lswag_plugin.stats import spearman
 
 
 def _sync(device: torch.device) -> None:
@@ -65,7 +65,7 @@ def check_precision(space, archs, batch, device, resolution, precision) -> dict:
         del model
     return {
         "architectures": len(archs),
-        "spearman_float32_vs_autocast": float(spearmanr(full, mixed).statistic),
+        "spearman_float32_vs_autocast": spearman(full, mixed),
         "max_relative_difference": float(
             np.max(np.abs(np.array(mixed) - np.array(full)) / np.abs(np.array(full)))
         ),

@@ -102,6 +102,7 @@ def fit(args: argparse.Namespace) -> None:
     from lswag_plugin.data import shared_data_dir
 
     truth = read_accuracy(shared_data_dir(args.data))
+    directions = libra.registry_directions()  # every column is named like a registered proxy
     targets = {"cifar10": "cifar10_valid_acc", "cifar100": "cifar100_test_acc"}
     params_col = {"cifar10": "params_m_cifar10", "cifar100": "params_m_cifar100"}
     files = {"cifar10": args.scores, "cifar100": args.scores_cifar100 or args.scores}
@@ -135,7 +136,7 @@ def fit(args: argparse.Namespace) -> None:
             tr, te = perm[:n_fit], perm[n_fit:]
             train = {k: v[tr] for k, v in table.items()}
             test = {k: v[te] for k, v in table.items()}
-            model = libra.fit(train, acc[tr], n_params[tr], target=col)
+            model = libra.fit(train, acc[tr], n_params[tr], directions=directions, target=col)
             tr_rho.append(libra.spearman(model.score_table(train), acc[tr]))
             te_rho.append(libra.spearman(model.score_table(test), acc[te]))
             sel.append(model.selected)
@@ -145,7 +146,7 @@ def fit(args: argparse.Namespace) -> None:
                 ablation[(rule, weighting)].append(libra.spearman(other.score_table(test), acc[te]))
             if seed == 0 and ds == "cifar10" and args.model:
                 model.save(args.model)  # the 10 % fit of split 0: what search_nb201.py uses
-        full = libra.fit(table, acc, n_params, target=col)
+        full = libra.fit(table, acc, n_params, directions=directions, target=col)
         rho_all = libra.spearman(full.score_table(table), acc)
         results[ds] = {
             "n_fit": round(0.1 * len(acc)),

@@ -17,7 +17,6 @@ import time
 
 import torch
 
-from lswag_plugin.bench.correlate import spearman
 from lswag_plugin.bench.tables import Table, read_table, target_values
 from lswag_plugin.data import load_batch, shared_data_dir
 from lswag_plugin.engine import LayerBand, score
@@ -26,6 +25,7 @@ from lswag_plugin.proxies import Needs, register_proxy
 from lswag_plugin.proxies.swap import count_patterns
 from lswag_plugin.proxies.zico import log_sum, mean_and_std
 from lswag_plugin.spaces import get_space
+from lswag_plugin.stats import spearman
 
 BANDS = [(lo, hi) for lo in range(NUM_BINS) for hi in range(lo, NUM_BINS)]
 

@@ -35,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 
 import lswag_plugin
 from lswag_plugin.data import load_batch, shared_data_dir
 from lswag_plugin.spaces import get_space
+from lswag_plugin.stats import spearman as _spearman
 
 #: NASLib's proxy names → ours (the same definitions; see each proxy's docstring).
 NASLIB_PROXIES = {
@@ -81,11 +81,8 @@ def published_score(entry: dict, proxy: str) -> float:
 
 def spearman(a: list[float], b: list[float]) -> tuple[float, int]:
     """Spearman ρ over the pairs where both are not NaN (±inf rank at the ends); returns (ρ, n)."""
-    pairs = [(u, v) for u, v in zip(a, b) if not (math.isnan(u) or math.isnan(v))]
-    if len(pairs) < 3:
-        return math.nan, len(pairs)
-    u, v = zip(*pairs)
-    return float(spearmanr(u, v).statistic), len(pairs)
+    n = sum(1 for u, v in zip(a, b) if not (math.isnan(u) or math.isnan(v)))
+    return _spearman(a, b), n
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,12 +19,12 @@ import time
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 
 import lswag_plugin
 from lswag_plugin.bench.tables import read_table
 from lswag_plugin.data import load_batch, shared_data_dir
 from lswag_plugin.spaces import get_space
+from lswag_plugin.stats import spearman
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     for p in proxies:
         full, mixed = np.array(scores["full"][p]), np.array(scores["autocast"][p])
         report[p] = {
-            "full_vs_autocast": float(spearmanr(full, mixed, nan_policy="omit").statistic),
-            "full_vs_acc": float(spearmanr(full, acc, nan_policy="omit").statistic),
-            "autocast_vs_acc": float(spearmanr(mixed, acc, nan_policy="omit").statistic),
+            "full_vs_autocast": spearman(full, mixed),
+            "full_vs_acc": spearman(full, acc),
+            "autocast_vs_acc": spearman(mixed, acc),
         }
     print(f"| proxy | ρ(float32, {args.precision}) | ρ(float32, acc) | ρ({args.precision}, acc) |")
     print("|---|---|---|---|")

@@ -10,6 +10,7 @@ Example:
 """
 
 # The engine first (it imports no proxy), then the proxy families, which register themselves.
+from lswag_plugin import libra as _libra  # noqa: F401  (registers the libra proxy)
 from lswag_plugin import proxies as _proxies  # noqa: F401
 from lswag_plugin._version import __version__
 from lswag_plugin.engine import LayerBand, Scores, ScoringConfig, score

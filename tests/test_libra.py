@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +15,11 @@ from torch import nn
 import lswag_plugin
 from lswag_plugin import libra
 from lswag_plugin.libra import LibraError
+
+
+def MAX(table) -> dict[str, str]:
+    """Every column of ``table`` is higher-is-better."""
+    return dict.fromkeys(table, "max")
 
 
 def _table(n: int = 400, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -32,7 +39,7 @@ def _table(n: int = 400, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarr
 
 def test_fit_known_answer_z1_z2_z3():
     table, acc, params = _table()
-    model = libra.fit(table, acc, params, window=0.3)
+    model = libra.fit(table, acc, params, window=0.3, directions=MAX(table))
     assert model.selected[0] == "best"
     assert model.information_gain["copy"] == 0.0
     assert model.selected[1] == "copy"
@@ -43,6 +50,55 @@ def test_fit_known_answer_z1_z2_z3():
     )
     assert model.fallback is None
     assert model.spearman["best"] == pytest.approx(libra.spearman(table["best"], acc))
+
+
+def test_fit_takes_directions_as_an_argument():
+    table, acc, params = _table()
+    with pytest.raises(TypeError, match="directions"):
+        libra.fit(table, acc, params)  # type: ignore[call-arg]
+    with pytest.raises(LibraError, match="no direction for 'copy', 'weak'"):
+        libra.fit(
+            table, acc, params, directions={"best": "max", "sizeish": "max", "unbiased": "max"}
+        )
+
+
+def test_registry_directions_are_the_registered_proxies():
+    directions = libra.registry_directions()
+    assert directions == {p.name: p.direction for p in lswag_plugin.available_proxies()}
+    assert directions["nwot"] == "max" and "libra" in directions
+
+
+def test_libra_spearman_ranks_nan_lowest_and_keeps_the_bits_of_pearson_on_ranks():
+    from scipy.stats import rankdata
+
+    from lswag_plugin import stats
+
+    # NaN is the lowest score (LIBRA), not a dropped pair (lswag_plugin.stats)
+    assert libra.spearman([math.nan, 1, 2], [3, 1, 2]) == pytest.approx(-0.5)
+    assert stats.spearman([math.nan, 1, 2], [3, 1, 2]) == pytest.approx(1.0)
+    # a constant column carries no ranking: 0, where stats says undefined
+    assert libra.spearman([1, 1, 1], [1, 2, 3]) == 0.0 == libra.bias([2, 2, 2], [1, 2, 3])
+    assert math.isnan(stats.spearman([1, 1, 1], [1, 2, 3]))
+    # bit for bit the ρ of the models fitted before stats.py: Pearson's r of the mid-ranks
+    rng = np.random.default_rng(11)
+    for n in (5, 37, 400, 2000):
+        a = np.round(rng.normal(size=n), 1)
+        b = a + rng.normal(size=n)
+        a[:3] = [math.nan, -math.inf, math.inf]
+        low = np.where(np.isnan(a), -np.inf, a)
+        assert libra.spearman(a, b) == float(np.corrcoef(rankdata(low), rankdata(b))[0, 1])
+
+
+def test_importing_libra_registers_the_proxy_in_a_fresh_interpreter():
+    code = (
+        "import sys, lswag_plugin.libra as l; from lswag_plugin.engine.registry import get_proxy; "
+        "print(get_proxy('libra').direction, 'scipy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["max", "False"]  # scipy is imported on first fit, not on import
+    code = "import lswag_plugin.proxies.lswag, lswag_plugin.proxies as p; print(p.get_proxy('libra').name)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "libra"
 
 
 def test_information_gain_duplicate_is_exactly_zero_and_informative_is_positive():
@@ -65,7 +121,7 @@ def test_lowest_ig_is_chosen_not_highest():
         "dup": z1 + 1e-9 * rng.normal(size=500),
         "other": y + 0.35 * rng.normal(size=500),
     }
-    model = libra.fit(table, y, y, window=0.5)
+    model = libra.fit(table, y, y, window=0.5, directions=MAX(table))
     assert model.information_gain["dup"] < model.information_gain["other"]
     assert model.selected[1] == "dup"
 
@@ -76,7 +132,7 @@ def test_min_direction_proxies_are_negated():
     model = libra.fit(flipped, acc, params, window=0.3, directions=dict.fromkeys(flipped, "min"))
     assert model.selected == ["best", "copy", "sizeish"]
     assert all(m.sign == -1.0 for m in model.members)
-    ref = libra.fit(table, acc, params, window=0.3)
+    ref = libra.fit(table, acc, params, window=0.3, directions=MAX(table))
     np.testing.assert_allclose(model.score_table(flipped), ref.score_table(table))
 
 
@@ -93,7 +149,7 @@ def test_min_direction_proxies_are_negated():
 )
 def test_small_window_fallback_keeps_what_the_window_holds(table, expected, fallback):
     acc = np.arange(5.0)
-    model = libra.fit(table, acc, acc, window=0.3)
+    model = libra.fit(table, acc, acc, window=0.3, directions=MAX(table))
     assert model.selected == expected
     assert model.fallback == fallback
     assert np.isfinite(model.score_table(table)).all()
@@ -102,7 +158,7 @@ def test_small_window_fallback_keeps_what_the_window_holds(table, expected, fall
 @pytest.mark.parametrize("fusion", libra.FUSION_RULES)
 def test_streaming_score_equals_table_score(fusion):
     table, acc, params = _table()
-    model = libra.fit(table, acc, params, window=0.3, fusion=fusion)
+    model = libra.fit(table, acc, params, window=0.3, fusion=fusion, directions=MAX(table))
     fused = model.score_table(table)
     one_by_one = np.array(
         [model.score({k: float(v[i]) for k, v in table.items()}) for i in range(len(acc))]
@@ -113,7 +169,7 @@ def test_streaming_score_equals_table_score(fusion):
 
 def test_rank_rule_is_mid_rank_quantile_of_fit_sample():
     acc = np.arange(10.0)
-    model = libra.fit({"a": acc}, acc, acc, fusion="rank")
+    model = libra.fit({"a": acc}, acc, acc, fusion="rank", directions={"a": "max"})
     # 4.0 sits at rank 5 of 10 (mid-rank of one tie): (4 + 5) / 2 / 10
     assert model.score({"a": 4.0}) == pytest.approx(0.45, abs=1e-8)
     assert model.score({"a": -100.0}) == pytest.approx(0.0, abs=1e-6)
@@ -125,7 +181,7 @@ def test_rank_rule_is_mid_rank_quantile_of_fit_sample():
 
 def test_logrank_rule_is_log_of_a_quantile_kept_inside_zero_one():
     acc = np.arange(10.0)
-    model = libra.fit({"a": acc}, acc, acc, fusion="logrank")
+    model = libra.fit({"a": acc}, acc, acc, fusion="logrank", directions={"a": "max"})
     # 4.0: left 4 + right 5 = 9 → log((9 + 1) / (2·10 + 2))
     assert model.score({"a": 4.0}) == pytest.approx(math.log(10 / 22), abs=1e-8)
     assert model.score({"a": -100.0}) == pytest.approx(math.log(1 / 22), abs=1e-6)
@@ -135,8 +191,9 @@ def test_logrank_rule_is_log_of_a_quantile_kept_inside_zero_one():
 
 def test_snr_weights_follow_the_fit_rho_and_equal_weights_are_the_mean():
     table, acc, params = _table()
-    snr = libra.fit(table, acc, params, window=0.3, fusion="rank", weighting="snr")
-    equal = libra.fit(table, acc, params, window=0.3, fusion="rank", weighting="equal")
+    kwargs = {"window": 0.3, "fusion": "rank", "directions": MAX(table)}
+    snr = libra.fit(table, acc, params, weighting="snr", **kwargs)
+    equal = libra.fit(table, acc, params, weighting="equal", **kwargs)
     assert snr.selected == equal.selected == ["best", "copy", "sizeish"]
     raw = [libra.snr_weight(snr.spearman[n]) for n in snr.selected]
     assert snr.weights == pytest.approx([w / sum(raw) for w in raw])
@@ -154,7 +211,7 @@ def test_snr_weighting_keeps_a_dominant_member_dominant():
     rng = np.random.default_rng(5)
     acc = rng.normal(size=600)
     table = {"strong": acc + 0.3 * rng.normal(size=600), "weak": acc + 1.0 * rng.normal(size=600)}
-    kwargs = {"window": 0.5, "fusion": "rank"}
+    kwargs = {"window": 0.5, "fusion": "rank", "directions": MAX(table)}
     snr = libra.fit(table, acc, acc, weighting="snr", **kwargs)
     equal = libra.fit(table, acc, acc, weighting="equal", **kwargs)
     assert snr.selected == ["strong", "weak"]
@@ -166,7 +223,7 @@ def test_zscore_rule_uses_fit_statistics_and_log_for_heavy_tails():
     rng = np.random.default_rng(3)
     acc = rng.normal(size=200)
     heavy = np.exp(3 * acc + rng.normal(size=200))  # log-normal: heavy-tailed
-    model = libra.fit({"heavy": heavy}, acc, acc, fusion="zscore")
+    model = libra.fit({"heavy": heavy}, acc, acc, fusion="zscore", directions={"heavy": "max"})
     member = model.members[0]
     assert member.log
     t = np.log1p(heavy)
@@ -175,7 +232,7 @@ def test_zscore_rule_uses_fit_statistics_and_log_for_heavy_tails():
 
 def test_non_finite_members_rank_lowest_never_nan():
     table, acc, params = _table()
-    model = libra.fit(table, acc, params, window=0.3)
+    model = libra.fit(table, acc, params, window=0.3, directions=MAX(table))
     row = {k: float(v[0]) for k, v in table.items()}
     assert model.score(row | {"best": -math.inf}) == -math.inf
     assert model.score(row | {"copy": math.nan}) == -math.inf
@@ -186,7 +243,14 @@ def test_serialisation_round_trip(tmp_path):
     for fusion in libra.FUSION_RULES:
         for weighting in libra.WEIGHTINGS:
             model = libra.fit(
-                table, acc, params, window=0.3, fusion=fusion, weighting=weighting, target="acc"
+                table,
+                acc,
+                params,
+                window=0.3,
+                fusion=fusion,
+                weighting=weighting,
+                directions=MAX(table),
+                target="acc",
             )
             path = model.save(tmp_path / f"{fusion}_{weighting}.json")
             loaded = libra.load(path)
@@ -198,7 +262,9 @@ def test_serialisation_round_trip(tmp_path):
 
 def test_model_files_without_weighting_load_with_equal_weights(tmp_path):
     table, acc, params = _table()
-    model = libra.fit(table, acc, params, window=0.3, fusion="rank", weighting="equal")
+    model = libra.fit(
+        table, acc, params, window=0.3, fusion="rank", weighting="equal", directions=MAX(table)
+    )
     data = model.to_dict()
     del data["weighting"]  # files written before weightings existed
     path = tmp_path / "old.json"
@@ -231,6 +297,13 @@ def test_load_errors_name_the_fix(tmp_path):
         ({"weighting": "rho"}, "unknown weighting"),
         ({"window": 0.0}, "window"),
         ({"accuracy": [1.0, math.nan, 3.0]}, "NaN"),
+        ({"directions": {}}, "no direction for 'a'.*registry_directions"),
+        (
+            {"directions": {"a": "max", "x": "min"}, "scores": {"a": [1, 2, 3], "b": [3, 2, 1.0]}},
+            "'b'",
+        ),
+        ({"directions": {"a": "up"}}, "direction of 'a' must be 'max' or 'min'"),
+        ({"directions": ["a"]}, "directions must map"),
     ],
 )
 def test_fit_rejects_bad_input(kwargs, match):
@@ -238,6 +311,7 @@ def test_fit_rejects_bad_input(kwargs, match):
         "scores": {"a": [1.0, 2.0, 3.0]},
         "accuracy": [1.0, 2.0, 3.0],
         "params": [1.0, 2.0, 3.0],
+        "directions": {"a": "max"},
     }
     args.update(kwargs)
     with pytest.raises(LibraError, match=match):
@@ -246,7 +320,7 @@ def test_fit_rejects_bad_input(kwargs, match):
 
 def test_score_names_missing_members():
     acc = np.arange(10.0)
-    model = libra.fit({"a": acc, "b": acc}, acc, acc)
+    model = libra.fit({"a": acc, "b": acc}, acc, acc, directions={"a": "max", "b": "max"})
     with pytest.raises(LibraError, match="missing: b"):
         model.score({"a": 1.0})
 
@@ -271,7 +345,7 @@ def fitted_model_path(tmp_path):
         "nwot": acc + 0.2 * rng.normal(size=60),
         "params": acc + 0.3 * rng.normal(size=60),
     }
-    model = libra.fit(table, acc, acc, window=0.5)
+    model = libra.fit(table, acc, acc, window=0.5, directions=libra.registry_directions())
     assert model.selected and set(model.selected) == set(table)
     return model, model.save(tmp_path / "libra.json")
 

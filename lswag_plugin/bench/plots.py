@@ -1,7 +1,7 @@
 """Plots of a benchmark: score-vs-accuracy scatter and per-proxy ρ bars (matplotlib, imported lazily).
 
-Needs the ``plot`` extra (``pip install lswag-plugin[plot]``); figures are drawn with the Agg backend, so
-no display is needed.
+Needs the ``plot`` extra (``pip install lswag-plugin[plot]``); figures are drawn with the Agg backend
+(:func:`lswag_plugin.output.figure`), so no display is needed. ρ is :func:`lswag_plugin.stats.spearman`.
 """
 
 from __future__ import annotations
@@ -10,34 +10,13 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from lswag_plugin.errors import LswagError
+from lswag_plugin.output import figure
+from lswag_plugin.stats import spearman
 
 __all__ = ["rho_bars", "scatter"]
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise LswagError(
-            "plots need matplotlib: pip install 'lswag-plugin[plot]' (or pip install matplotlib)"
-        ) from exc
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _output(path: str | os.PathLike[str]) -> Path:
-    out = Path(path)
-    if out.suffix.lower() != ".png":
-        raise ValueError(f"plots are written as PNG; give a path ending in .png, got {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def scatter(
@@ -51,7 +30,11 @@ def scatter(
     """Returns ``path`` after drawing score vs. target, with Spearman ρ in the title.
 
     Pairs where the score or the target is missing (None/NaN) are left out and counted in the title;
-    ±inf scores are drawn at the edge of the finite range (ρ ranks them as they are).
+    ±inf scores are drawn at the edge of the finite range (ρ ranks them as they are: the NaN policy of
+    :mod:`lswag_plugin.stats`).
+
+    Raises:
+        ValueError: ``scores`` and ``targets`` differ in length, or ``path`` is not a ``.png`` file.
 
     Example:
         >>> import tempfile, pathlib
@@ -60,8 +43,6 @@ def scatter(
         >>> out.read_bytes()[:4] == b"\\x89PNG"
         True
     """
-    from scipy.stats import spearmanr
-
     if len(scores) != len(targets):
         raise ValueError(
             f"{len(scores)} scores but {len(targets)} targets: give one per architecture"
@@ -70,15 +51,13 @@ def scatter(
     t = np.array([math.nan if v is None else float(v) for v in targets])
     keep = ~np.isnan(s) & ~np.isnan(t)
     s, t = s[keep], t[keep]
-    rho = float(spearmanr(s, t).statistic) if len(s) >= 3 else math.nan
+    rho = spearman(s, t)
     finite = np.isfinite(s)
     if finite.any() and not finite.all():
         low, high = s[finite].min(), s[finite].max()
         s = np.where(s == -np.inf, low, np.where(s == np.inf, high, s))
-    out = _output(path)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
-    try:
+    out = Path(path)
+    with figure(out, figsize=(5, 4), dpi=100) as (_, ax):
         ax.scatter(s, t, s=12, alpha=0.7)
         ax.set_xlabel(proxy)
         ax.set_ylabel(target)
@@ -87,10 +66,6 @@ def scatter(
         ax.set_title(
             f"{proxy} vs {target}\nSpearman ρ = {rho:.3f} (n = {len(s)}{note})", fontsize=10
         )
-        fig.tight_layout()
-        fig.savefig(out, format="png")
-    finally:
-        plt.close(fig)
     return out
 
 
@@ -100,6 +75,9 @@ def rho_bars(rhos: Mapping[str, Mapping[str, float]], path: str | os.PathLike[st
     Args:
         rhos: benchmark → proxy → ρ (a proxy missing from a benchmark leaves a gap).
         path: A ``.png`` file.
+
+    Raises:
+        ValueError: No benchmark or no proxy value, or ``path`` is not a ``.png`` file.
 
     Example:
         >>> import tempfile, pathlib
@@ -114,13 +92,11 @@ def rho_bars(rhos: Mapping[str, Mapping[str, float]], path: str | os.PathLike[st
     proxies = list(dict.fromkeys(p for b in benchmarks for p in rhos[b]))
     if not proxies:
         raise ValueError("rho_bars needs at least one proxy value")
-    out = _output(path)
-    plt = _pyplot()
+    out = Path(path)
     width = 0.8 / len(proxies)
     x = np.arange(len(benchmarks))
     size = min(14.0, max(6.0, 1.5 + 0.2 * len(benchmarks) * len(proxies)))
-    fig, ax = plt.subplots(figsize=(size, 4))
-    try:
+    with figure(out, figsize=(size, 4), dpi=100) as (_, ax):
         for k, proxy in enumerate(proxies):
             values = [float(rhos[b].get(proxy, math.nan)) for b in benchmarks]
             ax.bar(x - 0.4 + width * (k + 0.5), values, width, label=proxy)
@@ -136,8 +112,4 @@ def rho_bars(rhos: Mapping[str, Mapping[str, float]], path: str | os.PathLike[st
         ax.set_ylim(min([-0.1, *drawn]) - 0.05, 1.0)
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.set_title("Spearman ρ of each proxy per benchmark")
-        fig.tight_layout()
-        fig.savefig(out, format="png")
-    finally:
-        plt.close(fig)
     return out

@@ -11,11 +11,11 @@ from typing import Any
 
 import torch
 
-from lswag_plugin.bench.correlate import kendall, spearman
 from lswag_plugin.bench.tables import target_values
 from lswag_plugin.engine import Scorer, ScoringConfig
 from lswag_plugin.output import progress
 from lswag_plugin.spaces import SearchSpace
+from lswag_plugin.stats import kendall, spearman
 
 __all__ = ["BenchResult", "format_table", "run_bench"]
 

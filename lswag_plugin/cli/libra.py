@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--proxies",
         default=None,
         help="comma-separated candidate columns (default: the columns named like registered proxies, "
-        "else every numeric column but the target and params)",
+        "else every numeric column but the target and params); a column named like a registered "
+        "proxy has its direction, any other is higher-is-better",
     )
     f.add_argument(
         "--train-fraction",
@@ -134,6 +135,19 @@ def candidate_columns(
     return chosen
 
 
+def column_directions(columns: dict[str, Any]) -> dict[str, str]:
+    """Returns each column's direction: the registered proxy's, else ``"max"`` (higher is better).
+
+    Example:
+        >>> column_directions({"nwot": [1.0], "my_score": [2.0]})
+        {'nwot': 'max', 'my_score': 'max'}
+    """
+    from lswag_plugin import libra
+
+    registered = libra.registry_directions()
+    return {name: registered.get(name, "max") for name in columns}
+
+
 def run_fit(args: argparse.Namespace) -> int:
     from lswag_plugin import libra
 
@@ -162,6 +176,7 @@ def run_fit(args: argparse.Namespace) -> int:
         bins=args.bins,
         fusion=args.fusion,
         weighting=args.weighting,
+        directions=column_directions(columns),
         target=args.target,
     )
     model.save(args.out)

@@ -23,7 +23,6 @@ from lswag_plugin.proxies import (  # noqa: F401
     grasp,
     jacobian,
     l2_norm,
-    libra,
     lswag,
     meco,
     nwot,

@@ -1,21 +1,20 @@
+"""Correlating a benchmark: labelled rows of a table, and the ρ/τ the bench reports (lswag_plugin.stats)."""
+
 import math
 
-import pytest
-
-from lswag_plugin.bench.correlate import kendall, spearman
+from lswag_plugin import stats
+from lswag_plugin.bench import run
 from lswag_plugin.bench.tables import Table, read_table
 
 
-def test_spearman_and_kendall_exact():
-    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert spearman([4, 3, 2, 1], [10, 20, 30, 40]) == pytest.approx(-1.0)
-    assert spearman([1, 3, 2, 4], [1, 2, 3, 4]) == pytest.approx(0.8)
-    assert kendall([1, 3, 2, 4], [1, 2, 3, 4]) == pytest.approx(4 / 6)
-
-
-def test_minus_inf_ranks_lowest_nan_is_dropped():
-    assert spearman([float("-inf"), 1, 2, float("nan")], [0, 1, 2, 100]) == pytest.approx(1.0)
-    assert math.isnan(spearman([1, 1, 1], [1, 2, 3]))
+def test_bench_correlates_with_lswag_plugin_stats():
+    # one implementation: the bench's ρ/τ are lswag_plugin.stats' (its NaN policy), nothing local
+    assert run.spearman is stats.spearman and run.kendall is stats.kendall
+    # NWOT's −inf (a disconnected cell) ranks last; a score that could not be computed is dropped
+    nwot = [-math.inf, 1.0, 2.0, math.nan]
+    assert run.spearman(nwot, [0.1, 0.5, 0.9, 0.95]) == 1.0
+    assert run.kendall(nwot, [0.1, 0.5, 0.9, 0.95]) == 1.0
+    assert math.isnan(run.spearman([3.0, 3.0, 3.0], [0.1, 0.5, 0.9]))
 
 
 def test_tables_csv_and_json(tmp_path):

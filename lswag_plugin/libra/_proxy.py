@@ -1,4 +1,4 @@
-"""LIBRA-NAS as a proxy: the fused score of a fitted :class:`~lswag_plugin.libra.LibraModel`.
+"""The registered ``libra`` proxy: the fused score of a fitted :class:`~lswag_plugin.libra.LibraModel`.
 
 The model file comes from the proxy's options (``options={"libra": {"model": PATH}}``) or from
 ``$LSWAG_LIBRA_MODEL``. The proxy declares its members (``requires``), so the engine computes them in the
@@ -15,12 +15,13 @@ from lswag_plugin.engine.config import file_fingerprint
 from lswag_plugin.engine.context import PassResults
 from lswag_plugin.engine.registry import Needs, register_proxy
 from lswag_plugin.errors import LibraError
+from lswag_plugin.libra._model import LibraModel, load
 
 __all__ = ["LIBRA_MODEL_ENV", "load_model", "model_path"]
 
 #: Environment variable naming the default LIBRA model file.
 LIBRA_MODEL_ENV = "LSWAG_LIBRA_MODEL"
-_LOADED: dict[tuple[str, float], Any] = {}
+_LOADED: dict[tuple[str, float], LibraModel] = {}
 
 
 def model_path(options: dict[str, Any]) -> Path:
@@ -28,6 +29,10 @@ def model_path(options: dict[str, Any]) -> Path:
 
     Raises:
         LibraError: Neither is set.
+
+    Example:
+        >>> model_path({"model": "runs/libra.json"}).name
+        'libra.json'
     """
     path = options.get("model") or os.environ.get(LIBRA_MODEL_ENV)
     if not path:
@@ -38,10 +43,20 @@ def model_path(options: dict[str, Any]) -> Path:
     return Path(path)
 
 
-def load_model(options: dict[str, Any]) -> Any:
-    """Returns the :class:`~lswag_plugin.libra.LibraModel` of ``options`` (loaded once per file version)."""
-    from lswag_plugin.libra import load
+def load_model(options: dict[str, Any]) -> LibraModel:
+    """Returns the :class:`~lswag_plugin.libra.LibraModel` of ``options`` (loaded once per file version).
 
+    Raises:
+        LibraError: No model file is named, or it is missing or damaged.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from lswag_plugin.libra import fit
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "libra.json"
+        >>> _ = fit({"a": [1.0, 2.0, 3.0]}, [1.0, 2.0, 3.0], [1, 2, 3], directions={"a": "max"}).save(path)
+        >>> load_model({"model": str(path)}) is load_model({"model": str(path)})
+        True
+    """
     path = model_path(options)
     try:
         key = (str(path.resolve()), path.stat().st_mtime)
