@@ -143,10 +143,15 @@ class Scorer:
         self.cache = ScoreCache() if cache == "auto" else cache
         self.workers = int(workers)
         self._pool: Any = None
+        self._partials: dict[frozenset[str], Scorer] = {}
         self._placed: dict[torch.dtype, tuple[torch.Tensor, torch.Tensor]] = {}
         self._registered = {p.name for p in available()}
-        #: Candidates the engine scored (cache misses) in this session.
-        self.computed = 0
+        self._computed = 0
+
+    @property
+    def computed(self) -> int:
+        """Candidates the engine scored (cache misses) in this session, partial ones included."""
+        return self._computed + sum(p._computed for p in self._partials.values())
 
     @property
     def group(self) -> str:
@@ -254,6 +259,8 @@ class Scorer:
 
     def close(self) -> None:
         """Stops the worker processes (if any were started); the scorer can still score in-process."""
+        for partial in self._partials.values():
+            partial.close()
         if self._pool is not None:
             self._pool.close()
             self._pool = None
@@ -306,7 +313,9 @@ class Scorer:
     def score_archs(self, archs: Sequence[Any], *, catch: bool = True) -> list[CandidateResult]:
         """Returns one :class:`CandidateResult` per architecture, in input order (cache first).
 
-        Architectures missing from the cache are scored (``workers`` at a time). Every value the engine
+        Architectures missing from the cache are scored (``workers`` at a time); one whose cache holds
+        some of the proxies is scored with the others only (a later run that adds a proxy to a bench
+        computes just that one). Every value the engine
         computed for a candidate that is a registered proxy (the requested ones and, e.g., a LIBRA
         model's members) is written to the cache with the seconds the candidate took, in one
         transaction per candidate; a failed candidate writes nothing.
@@ -319,29 +328,55 @@ class Scorer:
         space = self._space()
         keys = [space.encode(a) for a in archs]
         results: dict[str, CandidateResult] = {}
-        unique = list(dict.fromkeys(keys))
-        if self.cache is not None:
-            for arch_key in unique:
+        found: dict[str, dict[str, float]] = {}
+        todo: dict[frozenset[str], list[str]] = {}  # the proxies still to compute → architectures
+        for arch_key in dict.fromkeys(keys):
+            hits: dict[str, float] = {}
+            if self.cache is not None:
                 wanted = self.cache_keys(arch_key, self.proxies)
-                hits = self.cache.get_many(list(wanted.values()))
-                if len(hits) == len(wanted):
-                    values = {n: hits[k] for n, k in wanted.items()}
-                    results[arch_key] = CandidateResult(arch_key, values, cached=True)
-        missing = [k for k in unique if k not in results]
-        builders = [self.builder(space.decode(k)) for k in missing]
-        if self.workers > 1 and len(builders) > 1:
-            computed = self.map(builders, missing, catch=True)
-        else:  # in this process, one at a time: an error propagates with its own type
-            computed = (self.score_built(b, k, catch=catch) for b, k in zip(builders, missing))
-        for result in computed:
-            results[result.arch] = result
-            if result.ok:
-                self.computed += 1
-                self._store(result)
+                got = self.cache.get_many(list(wanted.values()))
+                hits = {n: got[k] for n, k in wanted.items() if k in got}
+            if len(hits) == len(self.proxies):
+                results[arch_key] = CandidateResult(arch_key, hits, cached=True)
+            else:
+                found[arch_key] = hits
+                todo.setdefault(frozenset(self.proxies) - set(hits), []).append(arch_key)
+        for names, group in todo.items():
+            scorer = self if len(names) == len(self.proxies) else self._partial(names)
+            for result in scorer._compute(group, catch=catch):
+                if result.values is not None:  # the cached values join the computed ones
+                    result.values = {**found[result.arch], **result.values}
+                results[result.arch] = result
         for arch_key in keys:
             if not catch and not results[arch_key].ok:
                 raise LswagError(f"architecture {arch_key!r} failed: {results[arch_key].error}")
         return [results[k] for k in keys]
+
+    def _partial(self, names: frozenset[str]) -> Scorer:
+        """A scorer of some of this one's proxies (those a cache lacks), same settings, kept."""
+        if names not in self._partials:
+            self._partials[names] = Scorer(
+                [p for p in self.proxies if p in names],
+                self.config,
+                space=self.space,
+                cache=self.cache,
+                workers=self.workers,
+            )
+        return self._partials[names]
+
+    def _compute(self, arch_keys: list[str], *, catch: bool) -> Iterable[CandidateResult]:
+        """Scores ``arch_keys`` (no cache lookup) and stores each success; yields the results in order."""
+        space = self._space()
+        builders = [self.builder(space.decode(k)) for k in arch_keys]
+        if self.workers > 1 and len(builders) > 1:
+            computed: Iterable[CandidateResult] = self.map(builders, arch_keys, catch=True)
+        else:  # in this process, one at a time: an error propagates with its own type
+            computed = (self.score_built(b, k, catch=catch) for b, k in zip(builders, arch_keys))
+        for result in computed:
+            if result.ok:
+                self._computed += 1
+                self._store(result)
+            yield result
 
     def _store(self, result: CandidateResult) -> None:
         if self.cache is None or result.values is None:

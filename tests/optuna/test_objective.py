@@ -230,7 +230,9 @@ def test_a_fitted_libra_proxy_is_an_objective(tiny_batch, tmp_path) -> None:
         s = lswag_plugin.score(conv_net(w), tiny_batch, "lswag,nwot", device="cpu", batch_size=None)
         table["lswag"].append(s["lswag"])
         table["nwot"].append(s["nwot"])
-    model_path = fit(table, widths, [conv_params(w) for w in widths]).save(tmp_path / "libra.json")
+    model_path = fit(
+        table, widths, [conv_params(w) for w in widths], directions=dict.fromkeys(table, "max")
+    ).save(tmp_path / "libra.json")
     objective = ZeroCostObjective(
         build_width, proxy="libra", data=tiny_batch, options={"libra": {"model": str(model_path)}}
     )

@@ -255,7 +255,9 @@ def _libra_file(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)
     acc = rng.random(30)
     table = {"a": acc + rng.random(30) * 0.1, "b": rng.random(30), "c": acc * 2 + rng.random(30)}
-    return libra.fit(table, acc, rng.random(30)).save(tmp_path / "good.json")
+    return libra.fit(table, acc, rng.random(30), directions=dict.fromkeys(table, "max")).save(
+        tmp_path / "good.json"
+    )
 
 
 @pytest.mark.parametrize(

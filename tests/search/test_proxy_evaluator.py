@@ -48,7 +48,11 @@ def test_cache_makes_repeats_free_and_stores_libra_members(small_batch, tmp_path
     rng = np.random.default_rng(0)
     acc = rng.normal(size=30)
     model = libra.fit(
-        {"zico": acc + rng.normal(size=30), "nwot": acc + rng.normal(size=30)}, acc, acc, window=2.0
+        {"zico": acc + rng.normal(size=30), "nwot": acc + rng.normal(size=30)},
+        acc,
+        acc,
+        window=2.0,
+        directions=libra.registry_directions(),
     )
     path = model.save(tmp_path / "libra.json")
     space = SmallNB201()
