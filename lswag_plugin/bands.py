@@ -153,6 +153,7 @@ def estimate_band(
     k: float = 3.0,
     use_cache: bool = True,
     show_progress: bool = False,
+    workers: int = 1,
     **settings: Any,
 ) -> BandEstimate:
     """Returns the label-free band of ``space``, computed once and cached on disk.
@@ -166,6 +167,8 @@ def estimate_band(
         k: Spike threshold in scaled MADs above the median bin.
         use_cache: Read/write ``$LSWAG_CACHE_DIR/bands/<space>-<settings hash>.json``.
         show_progress: A progress bar on stderr.
+        workers: Networks scored at once, each in a worker process (see
+            :class:`~lswag_plugin.engine.Scorer`).
         **settings: Fields of :class:`~lswag_plugin.engine.ScoringConfig` overriding ``config``'s.
     """
     if isinstance(config, tuple):
@@ -176,7 +179,7 @@ def estimate_band(
         )
         settings = {"data": config, "batch_size": None, **settings}
         config = None
-    scorer = Scorer(_PROFILE, config, space=space, **settings)
+    scorer = Scorer(_PROFILE, config, space=space, workers=workers, **settings)
     config = scorer.config
     key = {
         "space": space.name,
@@ -197,15 +200,17 @@ def estimate_band(
             **{**cached, "k": k, "spike_found": found is not None, "band": _band_tuple(found)}
         )
     rng = np.random.default_rng(config.seed)
+    archs = [space.sample(rng) for _ in range(num_networks)]
+    builders = [scorer.builder(arch, seed=config.seed + i) for i, arch in enumerate(archs)]
     rows = []
-    for i in progress(range(num_networks), desc=f"band {space.name}", disable=not show_progress):
-        model = space.build_seeded(
-            space.sample(rng),
-            seed=config.seed + i,
-            num_classes=config.num_classes,
-            resolution=config.resolution,
-        )
-        rows.append(_profile(scorer.score(model, owned=True)))
+    chunk = max(1, 4 * scorer.workers)  # workers score a chunk at once; the bar moves per chunk
+    bar = progress(
+        range(0, num_networks, chunk), desc=f"band {space.name}", disable=not show_progress
+    )
+    for start in bar:
+        for result in scorer.map(builders[start : start + chunk], catch=False):
+            rows.append(_profile(result))
+    scorer.close()
     profile_all = np.vstack(rows)
     with np.errstate(all="ignore"):
         means = np.nanmean(profile_all, axis=0)

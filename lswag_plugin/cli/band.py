@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         k=args.k,
         use_cache=not args.no_cache,
         show_progress=True,
+        workers=args.workers,
     )
     print(f"{space.name}: mean log sigma per percentile bin over {est.num_networks} networks")
     for b, (m, s) in enumerate(zip(est.bin_means, est.bin_stds)):

@@ -98,18 +98,12 @@ def make_build_model(space: str) -> Any:
     return build_model
 
 
-def run(args: argparse.Namespace) -> int:
-    import warnings
-
+def _study(args: argparse.Namespace, storage_spec: str, seed: int) -> tuple[Any, Any]:
+    """Returns ``(objective, study)`` of the demo: the objective, its sampler, the shared storage."""
     import optuna
 
     from lswag_plugin.optuna import PrescreenSampler, ZeroCostObjective, open_storage
 
-    apply_threads(args)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    storage_spec = args.storage or str(out / "study.journal")
     objective = ZeroCostObjective(
         make_build_model(args.space),
         proxy=args.proxy,
@@ -117,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         config=scoring_config(args, seed=args.seed),
         cache=open_cache(args.cache),
     )
-    sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(seed=args.seed)
+    sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(seed=seed)
     if args.prescreen:
         sampler = PrescreenSampler(sampler, objective=objective, n_candidates=args.prescreen)
     study = optuna.create_study(
@@ -127,12 +121,55 @@ def run(args: argparse.Namespace) -> int:
         sampler=sampler,
         load_if_exists=True,
     )
+    return objective, study
+
+
+def _worker(args: argparse.Namespace, storage_spec: str, index: int) -> int:
+    """One of ``--workers`` processes: runs planned trials of the shared study until none is left."""
+    import warnings
+
+    import optuna
+
+    from lswag_plugin.optuna import run_worker
+
+    apply_threads(args)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    objective, study = _study(args, storage_spec, seed=args.seed + index)  # own sampler stream
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run_worker(study, objective, heartbeat_interval=2.0)
+
+
+def run(args: argparse.Namespace) -> int:
+    import multiprocessing
+    import warnings
+
+    import optuna
+
+    from lswag_plugin.optuna import plan_trials
+
+    apply_threads(args)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    storage_spec = args.storage or str(out / "study.journal")
+    objective, study = _study(args, storage_spec, seed=args.seed)
     earlier = len(study.trials)
     if earlier:
         print(f"resuming study {args.study!r} ({earlier} earlier trials) in {storage_spec}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # NaN candidates FAIL with a reason in their attributes
-        study.optimize(objective, n_trials=args.trials, show_progress_bar=True)
+    if args.workers > 1:
+        # The budget is planned once; each worker process pops planned trials (exact budget, and a
+        # killed worker's trial is failed with a reason by the others).
+        plan_trials(study, args.trials)
+        print(f"{args.workers} worker processes share the study")
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(args.workers) as pool:
+            pool.starmap(_worker, [(args, storage_spec, i) for i in range(args.workers)])
+        study = optuna.load_study(study_name=args.study, storage=study._storage)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NaN candidates FAIL with a reason in their attributes
+            study.optimize(objective, n_trials=args.trials, show_progress_bar=True)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     failed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
     sign = -1.0 if objective.directions()[0] == "maximize" else 1.0

@@ -10,7 +10,6 @@ from lswag_plugin.cli._common import (
     apply_threads,
     open_cache,
     print_json_line,
-    progress,
     scoring_config,
 )
 
@@ -31,34 +30,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     apply_threads(args)
+    import functools
+
     from lswag_plugin.engine import Scorer, resolve_names
     from lswag_plugin.models import build_model, default_resolution, model_cache_id
 
     names = resolve_names(args.proxies)
     config = scoring_config(args, seed=args.seed)
     cache = open_cache(args.cache)
-    results = []
-    for spec in progress(args.models, desc="scoring", disable=len(args.models) < 2):
-        model = build_model(
-            spec, num_classes=config.num_classes, resolution=config.resolution, seed=config.seed
-        )
-        res = config.resolution or default_resolution(model)
-        scorer = Scorer(names, config.replace(resolution=res))
-        namespace, arch = model_cache_id(spec)
-        keys = scorer.config.cache_keys(namespace, arch, names) if cache and namespace else {}
-        hits = cache.get_many(list(keys.values())) if keys else {}
-        if keys and len(hits) == len(keys):
-            entry = {
-                "scores": {n: hits[k] for n, k in keys.items()},
-                "seconds": 0.0,
-                "cached": True,
-            }
-        else:
-            s = scorer.score(model, owned=True)
+    build = functools.partial(
+        build_model, num_classes=config.num_classes, resolution=config.resolution, seed=config.seed
+    )
+    # The input size of each model (--resolution, else the model's own), then one scorer per size.
+    resolutions = [config.resolution or default_resolution(build(spec)) for spec in args.models]
+    by_resolution: dict[int, list[int]] = {}
+    for i, res in enumerate(resolutions):
+        by_resolution.setdefault(res, []).append(i)
+    entries: dict[int, dict] = {}
+    for res, indices in by_resolution.items():
+        scorer = Scorer(names, config.replace(resolution=res), workers=args.workers)
+        todo = []
+        for i in indices:
+            namespace, arch = model_cache_id(args.models[i])
+            keys = scorer.config.cache_keys(namespace, arch, names) if cache and namespace else {}
+            hits = cache.get_many(list(keys.values())) if keys else {}
+            if keys and len(hits) == len(keys):
+                scores = {n: hits[k] for n, k in keys.items()}
+                entries[i] = {"scores": scores, "seconds": 0.0, "cached": True}
+            else:
+                todo.append((i, keys))
+        specs = [args.models[i] for i, _ in todo]
+        builders = [functools.partial(build, spec) for spec in specs]
+        for (i, keys), result in zip(todo, scorer.map(builders, specs, catch=False)):
             if keys:
-                cache.put_many({keys[n]: float(s[n]) for n in names})
-            entry = {**s.as_dict(), "cached": False}
-        results.append({"model": spec, "resolution": res, **entry})
+                cache.put_many({keys[n]: result.values[n] for n in names})
+            entries[i] = {
+                "scores": {n: result.values[n] for n in names},
+                "components": result.components,
+                "seconds": result.seconds,
+                "cached": False,
+            }
+        scorer.close()
+    results = [
+        {"model": spec, "resolution": resolutions[i], **entries[i]}
+        for i, spec in enumerate(args.models)
+    ]
     width = max(len(r["model"]) for r in results)
     width = min(max(width, 8), 60)
     print(f"{'model':<{width}}  " + "  ".join(f"{n:>12}" for n in names) + f"  {'seconds':>8}")

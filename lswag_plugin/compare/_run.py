@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +17,7 @@ except ImportError:  # pragma: no cover - Windows: appends are not locked
 
 from lswag_plugin.compare._strategies import RUNNERS, BudgetSpent
 from lswag_plugin.errors import CompareError, UnknownStrategy
+from lswag_plugin.search._budget import Budget
 from lswag_plugin.spaces import SearchSpace
 
 __all__ = ["load_runs", "run_grid", "run_one"]
@@ -44,19 +44,17 @@ def run_one(
     """
     if strategy not in RUNNERS:
         raise UnknownStrategy("strategy", strategy, RUNNERS)
-    fitness: dict[str, float] = {}
+    evaluated = Budget(space, budget)
     best: list[float] = []
     seconds: list[float] = []
-    state: dict[str, Any] = {"best_key": None, "best_fit": -math.inf, "charged": 0.0}
+    charged = [0.0]  # scoring seconds charged by the evaluator
     started = time.perf_counter()
     scoring = [0.0]  # wall time spent inside the evaluator (replaced by the charged seconds)
 
     def track(archs: Sequence[Any]) -> list[float]:
-        keys = [space.encode(a) for a in archs]
-        new = [k for k in dict.fromkeys(keys) if k not in fitness]
-        if new and len(fitness) >= budget:
+        if evaluated.left <= 0 and evaluated.unseen(archs):
             raise BudgetSpent
-        new = new[: budget - len(fitness)]
+        new = evaluated.new(archs)
         if new:
             t0 = time.perf_counter()
             results = evaluate([space.decode(k) for k in new])
@@ -66,14 +64,12 @@ def run_one(
                     raise CompareError(
                         f"architecture {key!r} is not in the accuracy table; use a full table"
                     )
-                fitness[key] = fit
-                state["charged"] += cost
-                if state["best_key"] is None or fit > state["best_fit"]:
-                    state["best_key"], state["best_fit"] = key, fit
-                best.append(float(accuracy[state["best_key"]]))
+                evaluated.add(key, fit)
+                charged[0] += cost
+                best.append(float(accuracy[evaluated.best_key]))
                 own = time.perf_counter() - started - scoring[0]
-                seconds.append(own + state["charged"])
-        return [fitness.get(k, -math.inf) for k in keys]
+                seconds.append(own + charged[0])
+        return evaluated.fitness(archs)
 
     with contextlib.suppress(BudgetSpent):
         RUNNERS[strategy](space, track, budget=budget, seed=seed)
@@ -81,8 +77,8 @@ def run_one(
         "strategy": strategy,
         "seed": seed,
         "budget": budget,
-        "evaluations": len(fitness),
-        "best_arch": state["best_key"],
+        "evaluations": len(evaluated.scores),
+        "best_arch": evaluated.best_key,
         "best_acc": best,
         "seconds": seconds,
         "wall_seconds": time.perf_counter() - started,

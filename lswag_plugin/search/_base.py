@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from lswag_plugin.errors import SearchError
+from lswag_plugin.search._budget import Budget
 from lswag_plugin.spaces import SearchSpace
 
 __all__ = ["Evaluator", "SearchError", "SearchResult", "SearchStrategy"]
@@ -65,11 +66,6 @@ class SearchResult:
         }
 
 
-def _fitness(value: float) -> float:
-    value = float(value)
-    return -math.inf if math.isnan(value) else value
-
-
 class _Run:
     """Book-keeping of one search: memoised evaluations, budget, parameter limits, history."""
 
@@ -89,15 +85,22 @@ class _Run:
         self.params_min = params_min
         self.params_max = params_max
         self.callback = callback
-        self.scores: dict[str, float] = {}
+        self.evaluated = Budget(space, budget)
         self.archs: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []
         self._params: dict[str, int] = {}
-        self.best_key: str | None = None
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return self.evaluated.scores
+
+    @property
+    def best_key(self) -> str | None:
+        return self.evaluated.best_key
 
     @property
     def left(self) -> int:
-        return self.budget - len(self.scores)
+        return self.evaluated.left
 
     def params(self, key: str, arch: Any) -> int:
         if key not in self._params:
@@ -129,13 +132,7 @@ class _Run:
 
     def run(self, archs: Sequence[Any]) -> list[float]:
         """Evaluates the new ones among ``archs`` (up to the budget); returns their fitness in order."""
-        new: list[tuple[str, Any]] = []
-        seen = set()
-        for arch in archs:
-            key = self.space.encode(arch)
-            if key not in self.scores and key not in seen and len(new) < self.left:
-                seen.add(key)
-                new.append((key, self.space.decode(key)))
+        new = [(key, self.space.decode(key)) for key in self.evaluated.new(archs)]
         if new:
             values = list(self.evaluate([a for _, a in new]))
             if len(values) != len(new):
@@ -143,18 +140,19 @@ class _Run:
                     f"the evaluator returned {len(values)} scores for {len(new)} architectures"
                 )
             for (key, arch), value in zip(new, values):
-                fit = _fitness(value)
-                self.scores[key] = fit
+                best = self.evaluated.add(key, value)
                 self.archs[key] = arch
-                if self.best_key is None or fit > self.scores[self.best_key]:
-                    self.best_key = key
-                best = self.scores[self.best_key]
                 self.history.append(
-                    {"evaluation": len(self.scores), "arch": key, "score": fit, "best_score": best}
+                    {
+                        "evaluation": len(self.scores),
+                        "arch": key,
+                        "score": self.scores[key],
+                        "best_score": best,
+                    }
                 )
                 if self.callback is not None:
                     self.callback(len(self.scores), self.budget, best)
-        return [self.scores.get(self.space.encode(a), -math.inf) for a in archs]
+        return self.evaluated.fitness(archs)
 
     def top(self, k: int) -> list[Any]:
         """Returns the ``k`` best architectures evaluated so far (ties: earliest first)."""

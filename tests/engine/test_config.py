@@ -161,3 +161,53 @@ def test_scorer_scores_owned_models_as_the_engine_scores_copies(small_batch) -> 
     copy = lswag_plugin.score(scorer.build(ARCH), small_batch, scorer.proxies, device="cpu")
     assert dict(owned) == dict(copy)
     assert math.isfinite(owned["lswag"])
+
+
+def test_refitting_a_libra_model_at_the_same_path_changes_bench_and_search(small_batch, tmp_path):
+    """The key holds the model's content, not its path: a refit is a new score, not a stale one."""
+    import numpy as np
+
+    from lswag_plugin import libra
+
+    cache = ScoreCache(tmp_path / "scores.sqlite")
+    path = tmp_path / "libra.json"
+    options = {"libra": {"model": str(path)}}
+    space = _space()
+    rows = [
+        {"arch_str": ARCH, "acc": 1.0},
+        {"arch_str": ARCH.replace("skip_connect", "none"), "acc": 2.0},
+    ]
+    rng = np.random.default_rng(0)
+    acc = rng.normal(size=40)
+    directions = {"nwot": "max", "zico": "max"}
+
+    def fit(nwot_noise: float, zico_noise: float) -> None:
+        table = {
+            "nwot": acc + nwot_noise * rng.normal(size=40),
+            "zico": acc + zico_noise * rng.normal(size=40),
+        }
+        libra.fit(table, acc, acc, window=0.01, directions=directions).save(path)
+
+    def bench_and_search() -> tuple[float, float]:
+        kwargs = dict(data=small_batch, batch_size=16, options=options)
+        bench = run_bench(
+            space,
+            rows,
+            arch_column="arch_str",
+            target="acc",
+            proxies="libra",
+            cache=cache,
+            show_progress=False,
+            **kwargs,
+        )
+        search = ProxyEvaluator(space, "libra", cache=cache, **kwargs)
+        return bench.rows[0]["libra"], search.raw_scores([ARCH])[0]
+
+    fit(0.01, 3.0)  # nwot alone
+    assert libra.load(path).selected == ["nwot"]
+    first = bench_and_search()
+    fit(3.0, 0.01)  # zico alone, same path
+    assert libra.load(path).selected == ["zico"]
+    second = bench_and_search()
+    assert first[0] == first[1] and second[0] == second[1]
+    assert first != second
