@@ -102,17 +102,26 @@ def clear_bits(keys: torch.Tensor, offset: int, count: int) -> None:
 
 
 def _pack_bytes(chunk: torch.Tensor) -> torch.Tensor:
-    """Returns ``(ceil(count / 8), N)`` uint8: bit ``j`` of byte ``i`` is ``chunk[8 i + j]``."""
+    """Returns ``(ceil(count / 8), N)`` uint8: bit ``j`` of byte ``i`` is ``chunk[8 i + j]``.
+
+    Two kernels whatever the count (a multiply by the bit weights, then a uint8 sum over each group of
+    eight samples: the bits are distinct, so the sum is their OR), not eight shifts and ORs.
+    """
     count, neurons = chunk.shape
     rows = -(-count // 8) * 8
     u8 = chunk.contiguous().view(torch.uint8)
     if rows != count:
         u8 = torch.cat([u8, u8.new_zeros(rows - count, neurons)], 0)
-    u8 = u8.view(rows // 8, 8, neurons)
-    packed = u8[:, 0].clone()
-    for j in range(1, 8):
-        packed |= u8[:, j] << j
-    return packed
+    weights = _BIT_WEIGHTS.get(u8.device)
+    if weights is None:
+        weights = _BIT_WEIGHTS[u8.device] = (
+            (1 << torch.arange(8, dtype=torch.int32)).to(torch.uint8).to(u8.device).view(1, 8, 1)
+        )
+    return (u8.view(rows // 8, 8, neurons) * weights).sum(1, dtype=torch.uint8)
+
+
+#: ``[1, 2, 4, ..., 128]`` as uint8, per device (the weights of the bits of a byte).
+_BIT_WEIGHTS: dict[torch.device, torch.Tensor] = {}
 
 
 def _pack_word(chunk: torch.Tensor, bit: int) -> torch.Tensor:

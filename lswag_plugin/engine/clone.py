@@ -164,6 +164,9 @@ def adopt(model: nn.Module, device: torch.device) -> nn.Module:
         BadDevice: The model has tensors on the meta device, or cannot be moved to ``device``.
     """
     _check_materialised(model)
+    tensors = [*model.parameters(), *model.buffers()]
+    if all(t.device == device for t in tensors):
+        return prepare_for_scoring(model)  # a walk over every module saved
     try:
         model = model.to(device)
     except RuntimeError as exc:
