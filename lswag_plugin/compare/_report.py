@@ -1,4 +1,10 @@
-"""The comparison report: a Markdown table (mean ± std of the final best-found accuracy) and PNG plots."""
+"""The comparison report: Markdown tables (mean ± std over seeds) and PNG plots.
+
+Budget of evaluations: the final best-found accuracy per strategy × evaluator, plots against
+evaluations and seconds. Budget of trainings: the best-found accuracy at given numbers of trainings per
+strategy (× proxy for hybrids), zero-cost evaluations and seconds beside it, the regret to the table's
+optimum against trainings on log axes, and the best hybrid vs the best training-only strategy.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_runs", "summary", "write_markdown"]
+__all__ = [
+    "at_trainings",
+    "plot_regret",
+    "plot_runs",
+    "run_name",
+    "summary",
+    "summary_trainings",
+    "write_markdown",
+    "write_trainings_markdown",
+]
+
+#: The evaluator name of a training-only run (as in ``_run.NO_PROXY``).
+_NO_PROXY = "none"
+#: Regrets below this are drawn at it on the log axis (0 is the optimum itself).
+REGRET_FLOOR = 0.01
 
 
 def _groups(runs: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -125,6 +145,231 @@ def plot_runs(runs: Sequence[dict[str, Any]], path: str | Path, *, x: str, title
     axes[0][0].set_ylabel("best-found accuracy")
     handles = [plt.Line2D([], [], color=colors[e], label=e) for e in evaluators]
     axes[0][-1].legend(handles=handles, loc="lower right", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run_name(run: dict[str, Any]) -> str:
+    """Returns a run's row name: the strategy, with ``/proxy`` for a hybrid (``zc-local/meco``)."""
+    if run["evaluator"] == _NO_PROXY:
+        return run["strategy"]
+    return f"{run['strategy']}/{run['evaluator']}"
+
+
+def _value_at(values: Sequence[float], t: int) -> float:
+    """The trajectory's value after ``t`` trainings (a run that trained fewer keeps its last value)."""
+    if not values:
+        return float("nan")
+    return float(values[min(t, len(values)) - 1])
+
+
+def summary_trainings(runs: Sequence[dict[str, Any]], at: Sequence[int]) -> list[dict[str, Any]]:
+    """Returns one row per strategy (× proxy): at each ``T`` in ``at``, mean/std over seeds of the
+    target accuracy of the best trained cell, with the mean zero-cost evaluations and charged seconds.
+
+    Runs whose budget is below ``T`` give nothing at ``T``; the std is ``numpy.std`` (population).
+    Rows: ``{"name", "strategy", "evaluator", "kind", "seeds", "short", "at": {T: {...}}}`` where
+    ``kind`` is ``"hybrid"`` or ``"training-only"`` and ``short`` counts runs that trained fewer
+    cells than their budget.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault(run_name(r), []).append(r)
+    rows = []
+    for name, rs in sorted(groups.items()):
+        first = rs[0]
+        row: dict[str, Any] = {
+            "name": name,
+            "strategy": first["strategy"],
+            "evaluator": first["evaluator"],
+            "kind": "training-only" if first["evaluator"] == _NO_PROXY else "hybrid",
+            "seeds": len(rs),
+            "short": sum(1 for r in rs if r["trainings"] < r["budget"]),
+            "at": {},
+        }
+        for t in at:
+            usable = [r for r in rs if r["budget"] >= t and r["best_acc"]]
+            if not usable:
+                continue
+            acc = np.array([_value_at(r["best_acc"], t) for r in usable])
+            zc = np.array([_value_at(r["screened"], t) for r in usable])
+            secs = np.array([_value_at(r["zc_seconds"], t) for r in usable])
+            row["at"][int(t)] = {
+                "mean": float(acc.mean()),
+                "std": float(acc.std()),
+                "n": len(usable),
+                "screened": float(zc.mean()),
+                "zc_seconds": float(secs.mean()),
+            }
+        rows.append(row)
+    return rows
+
+
+def at_trainings(rows: Sequence[dict[str, Any]], at: Sequence[int]) -> dict[str, Any]:
+    """Returns ``{"<T>": {"best_hybrid": {"name", "mean", "std"}, "best_training_only": {...}}}``.
+
+    The best of a kind at ``T`` is the row with the highest mean (first by name among ties); a kind with
+    no row at ``T`` is None.
+    """
+    out: dict[str, Any] = {}
+    for t in at:
+        entry: dict[str, Any] = {}
+        for kind, label in (("hybrid", "best_hybrid"), ("training-only", "best_training_only")):
+            cands = [r for r in rows if r["kind"] == kind and int(t) in r["at"]]
+            cands.sort(key=lambda r: (-r["at"][int(t)]["mean"], r["name"]))
+            entry[label] = (
+                {
+                    "name": cands[0]["name"],
+                    "mean": cands[0]["at"][int(t)]["mean"],
+                    "std": cands[0]["at"][int(t)]["std"],
+                }
+                if cands
+                else None
+            )
+        out[str(int(t))] = entry
+    return out
+
+
+def write_trainings_markdown(
+    runs: Sequence[dict[str, Any]],
+    path: str | Path,
+    *,
+    title: str,
+    at: Sequence[int],
+    optimum: float,
+    notes: Sequence[str] = (),
+) -> Path:
+    """Writes the report of a budget of trainings: accuracy at each T, zero-cost work, best of each kind."""
+    rows = summary_trainings(runs, at)
+    cols = [int(t) for t in at]
+    lines = [
+        f"# {title}",
+        "",
+        "Target accuracy of the cell with the best trained result after T trainings, "
+        "mean ± std over seeds (n = seeds):",
+        "",
+        "| strategy | kind | " + " | ".join(f"T = {t}" for t in cols) + " |",
+        "|---|---|" + "---|" * len(cols),
+    ]
+    for kind in ("hybrid", "training-only"):
+        for r in (r for r in rows if r["kind"] == kind):
+            cells = [
+                f"{r['at'][t]['mean']:.2f} ± {r['at'][t]['std']:.2f} (n={r['at'][t]['n']})"
+                if t in r["at"]
+                else "–"
+                for t in cols
+            ]
+            lines.append(f"| {r['name']} | {kind} | " + " | ".join(cells) + " |")
+    best = at_trainings(rows, at)
+    lines += [
+        "",
+        f"Best of each kind (optimum of the table: {optimum:.2f}):",
+        "",
+        "| T | best hybrid | best training-only | difference |",
+        "|---|---|---|---|",
+    ]
+    for t in cols:
+        h, o = best[str(t)]["best_hybrid"], best[str(t)]["best_training_only"]
+        diff = f"{h['mean'] - o['mean']:+.2f}" if h and o else "–"
+        lines.append(
+            f"| {t} | "
+            + (f"{h['name']} {h['mean']:.2f} ± {h['std']:.2f}" if h else "–")
+            + " | "
+            + (f"{o['name']} {o['mean']:.2f} ± {o['std']:.2f}" if o else "–")
+            + f" | {diff} |"
+        )
+    lines += [
+        "",
+        "Zero-cost work of the hybrids after T trainings, mean per run: distinct cells scored / "
+        "charged seconds (free in the count of trainings):",
+        "",
+        "| strategy | " + " | ".join(f"T = {t}" for t in cols) + " |",
+        "|---|" + "---|" * len(cols),
+    ]
+    for r in (r for r in rows if r["kind"] == "hybrid"):
+        cells = [
+            f"{r['at'][t]['screened']:.0f} / {r['at'][t]['zc_seconds']:.0f} s"
+            if t in r["at"]
+            else "–"
+            for t in cols
+        ]
+        lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
+    short = [f"{r['name']} ({r['short']})" for r in rows if r["short"]]
+    if short:
+        lines += ["", "Runs that trained fewer cells than their budget: " + ", ".join(short) + "."]
+    lines += ["", *list(notes)]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def plot_regret(
+    runs: Sequence[dict[str, Any]],
+    path: str | Path,
+    *,
+    optimum: float,
+    title: str = "",
+    marks: Sequence[int] = (),
+) -> Path:
+    """Plots the regret (``optimum`` − best-found accuracy) against trainings, both axes logarithmic.
+
+    Two panels (hybrids, training-only), one line per strategy (× proxy): the mean regret over seeds
+    with a ± std band; values below :data:`REGRET_FLOOR` are drawn at it. ``marks`` draws vertical
+    lines (e.g. at T = 10, 20, 50, 100).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        if r["best_acc"]:
+            groups.setdefault(run_name(r), []).append(r)
+    kinds = {
+        "hybrids (zero-cost screening + trainings)": [
+            n for n, rs in groups.items() if rs[0]["evaluator"] != _NO_PROXY
+        ],
+        "training only": [n for n, rs in groups.items() if rs[0]["evaluator"] == _NO_PROXY],
+    }
+    kinds = {k: sorted(v) for k, v in kinds.items() if v}
+    fig, axes = plt.subplots(
+        1, len(kinds), figsize=(6.2 * len(kinds), 4.6), sharey=True, squeeze=False
+    )
+    for ax, (label, names) in zip(axes[0], kinds.items()):
+        for i, name in enumerate(names):
+            rs = groups[name]
+            n = max(len(r["best_acc"]) for r in rs)
+            ys = np.array([[_value_at(r["best_acc"], t) for t in range(1, n + 1)] for r in rs])
+            regret = optimum - ys
+            mean, std = regret.mean(axis=0), regret.std(axis=0)
+            x = np.arange(1, n + 1)
+            color = f"C{i % 10}"
+            style = "-" if i < 10 else "--"
+            ax.plot(x, np.maximum(mean, REGRET_FLOOR), style, color=color, label=name)
+            ax.fill_between(
+                x,
+                np.maximum(mean - std, REGRET_FLOOR),
+                np.maximum(mean + std, REGRET_FLOOR),
+                color=color,
+                alpha=0.12,
+            )
+        for t in marks:
+            ax.axvline(t, color="0.6", lw=0.6, ls=":")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(label)
+        ax.set_xlabel("trainings")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="lower left")
+    axes[0][0].set_ylabel(f"regret to the optimum {optimum:.2f} (points, log)")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -15,10 +15,10 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lswag_plugin.errors import BudgetSpent, CompareError
+from lswag_plugin.errors import BudgetSpent, CompareError, UnknownStrategy
 from lswag_plugin.spaces import SearchSpace
 
-__all__ = ["RUNNERS", "BudgetSpent"]
+__all__ = ["HYBRID_DEFAULTS", "HYBRID_RUNNERS", "RUNNERS", "BudgetSpent", "hybrid_strategy"]
 
 Track = Callable[[Sequence[Any]], list[float]]
 
@@ -99,15 +99,21 @@ def _nni_evolution(space: SearchSpace, track: Track, *, budget: int, seed: int) 
     search = strategy.RegularizedEvolution(
         population_size=50, sample_size=10, seed=seed, dedup=True
     )
-    exp = NasExperiment(
-        NasBench201(), _Tracked(), search, sequential_config(max_trial_number=budget)
-    )
+    logger = logging.getLogger("nni")  # importing nni set it to INFO, printed on stdout
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     try:
-        exp.run()
-    except BudgetSpent:
-        pass
+        exp = NasExperiment(
+            NasBench201(), _Tracked(), search, sequential_config(max_trial_number=budget)
+        )
+        try:
+            exp.run()
+        except BudgetSpent:
+            pass
+        finally:
+            exp.stop()
     finally:
-        exp.stop()
+        logger.setLevel(level)
 
 
 #: Strategy name → ``run(space, track, *, budget, seed)``.
@@ -118,3 +124,55 @@ RUNNERS: dict[str, Callable[..., None]] = {
     "optuna-nsga2": _optuna("nsga2"),
     "nni-evolution": _nni_evolution,
 }
+
+
+#: Hybrid strategy name → its defaults (the choices of docs/prescreen.md, made on tuning rows).
+HYBRID_DEFAULTS: dict[str, dict[str, Any]] = {
+    "screen-random": {"pool": 3000},
+    "screen-evolution": {"pool": 1000},
+    "zc-local": {},
+    "prescreen-tpe": {"n_candidates": 8},
+    "prescreen-nsga2": {"n_candidates": 8},
+    "pruner-tpe": {"percentile": 50.0},
+    "nni-evolution-zc": {"percentile": 50.0},
+}
+
+
+def hybrid_strategy(name: str, **options: Any) -> Any:
+    """Returns the hybrid strategy ``name`` with its defaults, overridden by ``options``.
+
+    Raises:
+        UnknownStrategy: ``name`` is not a hybrid strategy.
+    """
+    from lswag_plugin.compare._hybrids import NNIScreenedEvolution, OptunaHybrid
+    from lswag_plugin.search.hybrid import get_hybrid
+
+    if name not in HYBRID_DEFAULTS:
+        raise UnknownStrategy("hybrid strategy", name, HYBRID_DEFAULTS)
+    kwargs = {**HYBRID_DEFAULTS[name], **options}
+    if name.startswith(("prescreen-", "pruner-")):
+        return OptunaHybrid(name.split("-", 1)[1], **kwargs)
+    if name == "nni-evolution-zc":
+        return NNIScreenedEvolution(**kwargs)
+    return get_hybrid(name, **kwargs)
+
+
+def _hybrid(name: str) -> Callable[..., None]:
+    def run(
+        space: SearchSpace,
+        train: Track,
+        screen: Track,
+        *,
+        trainings: int,
+        seed: int,
+        **options: Any,
+    ) -> None:
+        hybrid_strategy(name, **options).search(
+            space, train, screen, trainings=trainings, seed=seed
+        )
+
+    return run
+
+
+#: Hybrid strategy name → ``run(space, train, screen, *, trainings, seed, **options)``.
+HYBRID_RUNNERS: dict[str, Callable[..., None]] = {name: _hybrid(name) for name in HYBRID_DEFAULTS}

@@ -12,14 +12,18 @@ Example:
 from lswag_plugin.search._base import Evaluator, SearchError, SearchResult, SearchStrategy
 from lswag_plugin.search.evaluate import ProxyEvaluator
 from lswag_plugin.search.evolution import EvolutionSearch
+from lswag_plugin.search.hybrid import HybridStrategy, ScreenedLocalSearch, ScreenThenTrain
 from lswag_plugin.search.random import RandomSearch
 
 __all__ = [
     "STRATEGIES",
     "Evaluator",
     "EvolutionSearch",
+    "HybridStrategy",
     "ProxyEvaluator",
     "RandomSearch",
+    "ScreenThenTrain",
+    "ScreenedLocalSearch",
     "SearchError",
     "SearchResult",
     "SearchStrategy",
