@@ -111,6 +111,7 @@ def run_bench(
         out[arch_column] = result.arch
         out.update(values)
         out_rows.append(out)
+    names = [*names, *_pooled_columns(names, out_rows)]
     truth = target_values(out_rows, target)
     rho = {n: spearman([r[n] for r in out_rows], truth) for n in names}
     tau = {n: kendall([r[n] for r in out_rows], truth) for n in names}
@@ -125,6 +126,22 @@ def run_bench(
         from_cache=from_cache,
         components=component_names,
     )
+
+
+def _pooled_columns(names: Sequence[str], rows: list[dict[str, Any]]) -> list[str]:
+    """Adds the columns aggregated over the scored rows themselves; returns their names.
+
+    ``az_nas_pool``: with the four AZ-NAS proxies scored, their non-linear rank aggregation within
+    these rows (:func:`~lswag_plugin.proxies.az_nas.az_nas_pool`), as the paper ranks its pools.
+    """
+    from lswag_plugin.proxies.az_nas import AZ_PROXIES, az_nas_pool
+
+    if not rows or not all(p in names for p in AZ_PROXIES):
+        return []
+    pooled = az_nas_pool({p: [r.get(p) for r in rows] for p in AZ_PROXIES})
+    for row, value in zip(rows, pooled):
+        row["az_nas_pool"] = float(value)
+    return ["az_nas_pool"]
 
 
 def format_table(result: BenchResult) -> str:

@@ -12,6 +12,7 @@ from torch import nn
 from lswag_plugin.engine.band import LayerBand
 from lswag_plugin.engine.capture import ActivationPattern
 from lswag_plugin.engine.clone import private_copy
+from lswag_plugin.engine.stages import StageFeatures
 
 __all__ = ["PassResults"]
 
@@ -37,6 +38,8 @@ class PassResults:
         input_grads: Gradient of the summed output w.r.t. the inputs (only if needed), per sample.
         outputs: Model outputs of the shared passes, concatenated over minibatches (detached).
         flops: FLOPs of one forward of one sample (if requested).
+        stages: Statistics of the stem and stage features and the gradient norms there (only if
+            ``Needs.STAGE_FEATURES``; see :mod:`lswag_plugin.engine.stages`).
         layer_band: The band [l̂, L̂] in percentile bins.
         options: Per-proxy options, ``options[proxy_name][key]``.
         num_classes: Number of classes of the output.
@@ -67,6 +70,7 @@ class PassResults:
     outputs: torch.Tensor | None = None
     losses: list[float] = field(default_factory=list)
     flops: float | None = None
+    stages: StageFeatures | None = None
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     components: dict[str, float] = field(default_factory=dict)
     values: dict[str, float] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from lswag_plugin.engine.checks import check_labels, check_output, logits_of
 from lswag_plugin.engine.clone import disable_fused_attention
 from lswag_plugin.engine.context import PassResults
 from lswag_plugin.engine.plan import Plan
+from lswag_plugin.engine.stages import StageCapture
 from lswag_plugin.errors import BadDevice, ProxyNotApplicable
 
 __all__ = ["LossFn", "run_shared_passes", "split_sizes"]
@@ -45,6 +46,7 @@ def run_shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss
         )
     grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in ctx.weight_layers}
     layer_outputs = LayerOutputCapture(ctx.weight_layers)
+    stages = StageCapture(model) if plan.stage_features else None
     rng_states: list[tuple[torch.Tensor, torch.Tensor | None] | None] = []
     outputs, input_grads = [], []
     finite = True
@@ -54,6 +56,8 @@ def run_shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss
             stack.enter_context(capture.attached())
         if plan.layer_output_grads:
             stack.enter_context(layer_outputs.attached())
+        if stages is not None:
+            stack.enter_context(stages.attached())
         for k, size in enumerate(ctx.minibatch_sizes):
             pieces = 1
             while True:
@@ -72,6 +76,7 @@ def run_shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss
                         loss_fn,
                         custom_loss,
                         grads,
+                        stages,
                     )
                     break
                 except torch.OutOfMemoryError as exc:
@@ -90,6 +95,8 @@ def run_shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss
                     pieces = min(size, pieces * 2)
                     ctx.backoffs += 1
             rng_states.append(rng)
+            if stages is not None:
+                stages.commit()
             out_k, input_grad_k, finite_k = result
             finite = finite and finite_k
             if out_k is not None:
@@ -104,6 +111,7 @@ def run_shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss
     ctx.layer_output_saliency = layer_outputs.sums
     ctx.outputs = torch.cat(outputs) if outputs else None
     ctx.input_grads = torch.cat(input_grads) if input_grads else None
+    ctx.stages = stages.result() if stages is not None else None
     if plan.hessian_grad_product and finite:
         after = _rng_state(ctx.device)
         ctx.hessian_grad_product = _hessian_grad_product(ctx, custom_loss, rng_states)
@@ -144,6 +152,7 @@ def _minibatch(
     loss_fn: LossFn,
     custom_loss: bool,
     grads: dict[str, list[torch.Tensor]],
+    stages: StageCapture | None = None,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, bool]:
     """Runs minibatch ``k`` (in ``pieces`` pieces whose gradients accumulate); returns its outputs,
     input gradients and whether they were finite. Appends the minibatch's weight gradients to ``grads``."""
@@ -156,6 +165,8 @@ def _minibatch(
         xk = ctx.inputs[offset + start : offset + start + n]
         yk = ctx.targets[offset + start : offset + start + n]
         capture.start_minibatch(offset + start)
+        if stages is not None:
+            stages.start_forward(first_piece=start == 0)
         layer_outputs.scale = n / ctx.num_samples
         if plan.input_grads:
             xk = xk.clone().requires_grad_(True)
@@ -183,6 +194,8 @@ def _minibatch(
                     (g,) = torch.autograd.grad(out, xk, torch.ones_like(out), retain_graph=True)
                     capture.grads_active = layer_outputs.active = True
                     input_grads.append(g.detach())
+                if stages is not None:  # after the input-gradient backward: hooks for the loss's
+                    stages.after_forward()
                 loss = loss_fn(out, yk)
                 if not torch.isfinite(loss):
                     finite = False

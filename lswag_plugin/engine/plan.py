@@ -67,6 +67,10 @@ class Plan:
         return bool(self.needs & Needs.INPUT_GRADS)
 
     @property
+    def stage_features(self) -> bool:
+        return bool(self.needs & Needs.STAGE_FEATURES)
+
+    @property
     def flops(self) -> bool:
         return bool(self.needs & Needs.FLOPS)
 

@@ -45,6 +45,9 @@ class Needs(enum.Flag):
     - ``FLOPS``: a FLOP count of one forward (counted during the shared forward).
     - ``SPECIAL_PASS``: the proxy runs a pass of its own (special input, second order); it is called with
       the context and must use ``ctx.fresh_model()`` so the shared passes stay untouched.
+    - ``STAGE_FEATURES``: per stage of the network (stem, then each change of resolution or block group,
+      :mod:`lswag_plugin.engine.stages`), the covariance of its features over the batch and the norm of
+      the loss gradient there, gathered in the shared passes (AZ-NAS): ``ctx.stages``.
     """
 
     NOTHING = 0
@@ -57,6 +60,7 @@ class Needs(enum.Flag):
     SPECIAL_PASS = enum.auto()
     LAYER_OUTPUT_GRADS = enum.auto()
     HESSIAN_GRAD_PRODUCT = enum.auto()
+    STAGE_FEATURES = enum.auto()
 
     @property
     def needs_backward(self) -> bool:
@@ -69,6 +73,7 @@ class Needs(enum.Flag):
                 | Needs.INPUT_GRADS
                 | Needs.LAYER_OUTPUT_GRADS
                 | Needs.HESSIAN_GRAD_PRODUCT
+                | Needs.STAGE_FEATURES
             )
         )
 
@@ -198,8 +203,9 @@ def resolve_names(proxies: str | Iterable[str]) -> list[str]:
     names: list[str] = []
     for p in proxies:
         if p == "all":
+            # Proxies that read a fitted file (they declare a fingerprint: libra, az_nas) are left out.
             expanded = [
-                s.name for s in available() if not s.name.startswith("_") and s.name != "libra"
+                s.name for s in available() if not s.name.startswith("_") and s.fingerprint is None
             ]
         else:
             expanded = [get_proxy(p).name]

@@ -19,6 +19,7 @@ from lswag_plugin.engine.registry import (
     resolve_names,
 )
 from lswag_plugin.proxies import (  # noqa: F401
+    az_nas,
     fisher,
     grasp,
     jacobian,
