@@ -404,9 +404,7 @@ def _run_trainings(
         if code:
             return code
     if args.report_only or (args.workers > 1 and args.shard is None):
-        runs = run_trainings_grid(
-            space, train, screens, accuracy, stored_only=True, **grid_kwargs
-        )
+        runs = run_trainings_grid(space, train, screens, accuracy, stored_only=True, **grid_kwargs)
     else:
         runs = run_trainings_grid(
             space,

@@ -71,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
                 "cached": False,
             }
         scorer.close()
+    settings = {k: v for k, v in config.to_dict().items() if k not in ("resolution", "options")}
+    settings["precision"] = config.precision or "float32"
     results = [
-        {"model": spec, "resolution": resolutions[i], **entries[i]}
+        {"model": spec, "resolution": resolutions[i], **entries[i], "settings": settings}
         for i, spec in enumerate(args.models)
     ]
     width = max(len(r["model"]) for r in results)

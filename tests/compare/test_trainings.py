@@ -328,3 +328,24 @@ def test_regret_is_the_distance_to_the_optimum():
     rows = summary_trainings([run], at=[1, 2])
     assert [94.5 - rows[0]["at"][t]["mean"] for t in (1, 2)] == [4.5, 0.0]
     assert not math.isnan(np.float64(rows[0]["at"][2]["std"]))
+
+
+def test_cli_trainings_with_two_workers_gives_the_same_runs(tmp_path, capsys):
+    common = [
+        "compare", "--table", str(_table(tmp_path)), "--target", "test",
+        "--train-metric", "valid", "--trainings", "4", "--seeds", "0-1",
+        "--strategies", "random,zc-local", "--evaluators", "oracle",
+        "--hybrid-options", '{"zc-local": {"pool": 50}}', "--json",
+    ]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "one")]) == 0
+    one = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main([*common, "--out", str(tmp_path / "two"), "--workers", "2"]) == 0
+    two = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert one["runs"] == two["runs"] == 4
+    assert one["at_trainings"] == two["at_trainings"]
+
+    def trajectories(folder):
+        runs = load_runs(tmp_path / folder / "runs.jsonl")
+        return sorted((r["strategy"], r["seed"], r["best_acc"], r["screened"]) for r in runs)
+
+    assert trajectories("one") == trajectories("two")
