@@ -6,6 +6,8 @@ private copy, hooks, per-layer statistics, seeding). Timed, interleaved, ``--rep
 ``--calls`` calls each; the median per call is reported:
 
 - ``plain``: one forward+backward (cross-entropy, train mode) of the same model and batch;
+- ``plain_two_halves``: two of them on the two halves of the batch: what the default K = 2 minibatches
+  cost at least, with nothing of the scoring around them;
 - ``score``: ``lswag_plugin.score(model, batch, "lswag")`` (a private copy per call);
 - ``scorer_owned``: ``Scorer("lswag").score(fresh_model, owned=True)`` (the batch placed once, no copy;
   the network is built before the clock starts, as a search builds its candidates).
@@ -59,6 +61,8 @@ def fixed_cost(repeats: int, calls: int) -> dict[str, float]:
     x, y = torch.randn(8, 3, 8, 8, generator=gen), torch.arange(8) % 10
     rows: dict[str, Any] = {
         "plain": lambda: _plain(model, x, y),
+        # The floor of the default K = 2: two forward+backward passes of half the batch each.
+        "plain_two_halves": lambda: (_plain(model, x[:4], y[:4]), _plain(model, x[4:], y[4:])),
         "score": lambda: lswag_plugin.score(model, (x, y), "lswag", device="cpu", batch_size=None),
     }
     scorer_cls = getattr(lswag_plugin.engine, "Scorer", None)
