@@ -53,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="comma-separated proxies (lswag, libra, nwot, params, ...) and 'oracle' (default "
         "lswag,nwot,params,oracle); with --trainings the hybrids' zero-cost proxies (default meco; "
-        "'oracle' there is the --train-metric itself, at no cost)",
+        "'oracle' there is the --train-metric itself, at no cost); 'column:NAME' reads a "
+        "precomputed score from the table's column NAME (higher is better, charged 0 s)",
     )
     p.add_argument(
         "--trainings",
@@ -193,6 +194,22 @@ def _table_column(table: Any, space: Any, arch_column: str, column: str) -> dict
     }
 
 
+_COLUMN = "column:"
+
+
+def _column_evaluators(
+    names: list[str], table: Any, space: Any, arch_column: str
+) -> dict[str, Any]:
+    """Evaluators ``column:NAME``: a precomputed zero-cost score looked up in the table (0 s)."""
+    from lswag_plugin.compare import TableOracle
+
+    return {
+        n: TableOracle(space, _table_column(table, space, arch_column, n[len(_COLUMN) :]), name=n)
+        for n in names
+        if n.startswith(_COLUMN)
+    }
+
+
 def _open_cache(args: argparse.Namespace, needed: bool) -> Any:
     cache = open_cache(args.cache)
     if cache is None and needed:
@@ -256,16 +273,18 @@ def run(args: argparse.Namespace) -> int:
     names = [e for e in (args.evaluators or "lswag,nwot,params,oracle").split(",") if e]
     seeds = args.seeds
     out = Path(args.out)
-    zero_cost = [n for n in names if n != "oracle"]
+    zero_cost = [n for n in names if n != "oracle" and not n.startswith(_COLUMN)]
     cache = _open_cache(args, bool(zero_cost))
     grid = None
     if zero_cost:
         grid = ZeroCostGrid(space, zero_cost, cache=cache, config=config)
+    columns = _column_evaluators(names, table, space, args.arch_column)
     evaluators: dict[str, Any] = {}
     for name in names:
-        evaluators[name] = (
-            TableOracle(space, accuracy) if name == "oracle" else grid.evaluator(name)
-        )  # type: ignore[union-attr]
+        if name == "oracle":
+            evaluators[name] = TableOracle(space, accuracy)
+        else:
+            evaluators[name] = columns[name] if name in columns else grid.evaluator(name)  # type: ignore[union-attr]
 
     def report(record: dict[str, Any]) -> None:
         if not args.quiet:
@@ -362,7 +381,7 @@ def _run_trainings(
     names = [e for e in (args.evaluators or "meco").split(",") if e]
     budget = max(args.trainings)
     out = Path(args.out)
-    zero_cost = [n for n in names if n != "oracle"]
+    zero_cost = [n for n in names if n != "oracle" and not n.startswith(_COLUMN)]
     hybrids = any(s in HYBRID_RUNNERS for s in strategies)
     cache = _open_cache(args, bool(zero_cost) and hybrids)
     # One grid per proxy: each is scored alone and charged its own seconds (not a shared pass).
@@ -372,6 +391,7 @@ def _run_trainings(
         else {}
     )
     screens: dict[str, Any] = {p: g.evaluator(p) for p, g in grids.items()}
+    screens.update(_column_evaluators(names, table, space, args.arch_column))
     train = TableOracle(space, trained, name=args.train_metric)
     if "oracle" in names:
         screens["oracle"] = train

@@ -349,3 +349,24 @@ def test_cli_trainings_with_two_workers_gives_the_same_runs(tmp_path, capsys):
         return sorted((r["strategy"], r["seed"], r["best_acc"], r["screened"]) for r in runs)
 
     assert trajectories("one") == trajectories("two")
+
+
+def test_cli_a_table_column_screens_like_the_same_values_from_the_oracle(tmp_path, capsys):
+    common = [
+        "compare", "--table", str(_table(tmp_path)), "--target", "test",
+        "--train-metric", "valid", "--trainings", "3,6", "--seeds", "0-1",
+        "--strategies", "screen-random,zc-local",
+        "--hybrid-options", '{"screen-random": {"pool": 100}, "zc-local": {"pool": 100}}', "--json",
+    ]  # fmt: skip
+    assert main([*common, "--evaluators", "oracle", "--out", str(tmp_path / "o")]) == 0
+    oracle = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main([*common, "--evaluators", "column:valid", "--out", str(tmp_path / "c")]) == 0
+    column = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for t, best in oracle["at_trainings"].items():
+        mine = column["at_trainings"][t]["best_hybrid"]
+        assert mine["name"] == best["best_hybrid"]["name"].replace("oracle", "column:valid")
+        assert (mine["mean"], mine["std"]) == (
+            best["best_hybrid"]["mean"],
+            best["best_hybrid"]["std"],
+        )
+    assert "column:valid" in (tmp_path / "c" / "report.md").read_text()
