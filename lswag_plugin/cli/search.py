@@ -28,7 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Evolution (AutoFormer's recipe) or random search over a search space, scoring each "
         "architecture with a zero-cost proxy (or a fitted LIBRA model). Scores are cached on disk.",
     )
-    p.add_argument("--space", required=True, help="nb201, autoformer-t, autoformer-s, autoformer-b")
+    p.add_argument(
+        "--space",
+        required=True,
+        help="nb101, nb201, darts, darts-eval, pit, autoformer-t, autoformer-s, autoformer-b",
+    )
     p.add_argument("--strategy", choices=("evolution", "random"), default="evolution")
     p.add_argument("--proxy", default="lswag", help="the fitness: a proxy name or 'libra'")
     p.add_argument(

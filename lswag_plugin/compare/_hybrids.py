@@ -120,7 +120,11 @@ class OptunaHybrid(HybridStrategy):
             if run.left <= 0:
                 return
             trial = study.ask()
-            arch = suggest_architecture(trial, run.space)
+            try:
+                arch = suggest_architecture(trial, run.space)
+            except optuna.TrialPruned:  # NB101: a draw with no valid cell, not a candidate
+                study.tell(trial, state=state.PRUNED)
+                continue
             if not run.is_trained(arch) and self.percentile is not None:
                 score = _finite_or_nan(run.screen([arch])[0])
                 if report_zero_cost(trial, score):

@@ -47,7 +47,11 @@ def _optuna(kind: str) -> Callable[..., None]:
         seen: dict[str, float] = {}
         for _ in range(50 * budget):  # repeats are free; a sampler stuck on repeats still ends
             trial = study.ask()
-            arch = suggest_architecture(trial, space)
+            try:
+                arch = suggest_architecture(trial, space)
+            except optuna.TrialPruned:  # NB101: a draw with no valid cell, not an evaluation
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                continue
             key = space.encode(arch)
             if key not in seen:
                 if len(seen) >= budget:

@@ -374,7 +374,9 @@ class ScreenedLocalSearch(HybridStrategy):
         init: Trainings of the proxy's top pool cells before the local search starts.
         parents: Best trained cells whose mutations are candidates.
         children: Distinct mutations drawn per parent (24 covers an NB201 neighbourhood).
-        mutation_prob: ``prob`` passed to ``space.mutate`` (0: exactly one choice changes).
+        mutation_prob: ``prob`` passed to ``space.mutate`` (0: exactly one choice changes; a space
+            whose ``mutate`` needs ``prob`` > 0, as NB101's and PiT's, gets ``prob`` 0.001 instead:
+            its draws repeat until the child differs, so almost always one choice changes).
 
     Example:
         >>> from lswag_plugin.search.hybrid import ScreenedLocalSearch
@@ -408,13 +410,21 @@ class ScreenedLocalSearch(HybridStrategy):
         self.children = _positive("children", children)
         self.mutation_prob = float(mutation_prob)
 
+    def _mutate(self, space: SearchSpace, arch: Any, rng: np.random.Generator) -> Any:
+        if self.mutation_prob > 0.0:
+            return space.mutate(arch, rng, prob=self.mutation_prob)
+        try:
+            return space.mutate(arch, rng, prob=0.0)  # NB201, DARTS: one choice changes
+        except ValueError:  # NB101, PiT: prob must be > 0; they redraw until the child differs
+            return space.mutate(arch, rng, prob=1e-3)
+
     def _mutants(self, run: HybridRun, parent: str, rng: np.random.Generator) -> list[str]:
         arch = run.archs.get(parent, parent)
         found: dict[str, None] = {}
         for _ in range(10 * self.children):
             if len(found) == self.children:
                 break
-            key = run.space.encode(run.space.mutate(arch, rng, prob=self.mutation_prob))
+            key = run.space.encode(self._mutate(run.space, arch, rng))
             if key != parent:
                 found[key] = None
         return list(found)

@@ -100,3 +100,52 @@ def test_compare_with_two_workers_writes_the_same_runs(tmp_path, capsys):
 
     assert accuracy(two["summary"]) == accuracy(one["summary"])
     assert "(2 worker processes): 0;" in (tmp_path / "two" / "report.md").read_text()
+
+
+def _visited_table(tmp_path, space_name, strategies, budget):
+    """A table of made-up accuracies for every cell ``strategies`` evaluate first (seed 0).
+
+    NB101 and DARTS have no full table here; within ``budget`` (below evolution's population and
+    TPE's startup trials) the strategies draw cells independent of the fitness, so these are the cells
+    a comparison with that budget evaluates.
+    """
+    import contextlib
+
+    from lswag_plugin.compare._strategies import RUNNERS, BudgetSpent
+
+    space = get_space(space_name)
+    seen: dict[str, float] = {}
+
+    def track(archs):
+        for arch in archs:
+            key = space.encode(arch)
+            if key not in seen and len(seen) >= 100:
+                raise BudgetSpent
+            seen.setdefault(key, 80.0 + len(seen) % 7)
+        return [seen[space.encode(a)] for a in archs]
+
+    for strategy in strategies:
+        with contextlib.suppress(BudgetSpent):
+            RUNNERS[strategy](space, track, budget=budget, seed=0)
+    path = tmp_path / "acc.json"
+    path.write_text(json.dumps([{"arch": k, "acc": v} for k, v in seen.items()]))
+    return path
+
+
+def test_compare_on_nb101_and_darts(tmp_path, capsys):
+    strategies = ["random", "evolution", "optuna-tpe"]  # TPE on NB101: invalid draws are pruned
+    for space in ("nb101", "darts"):
+        out = tmp_path / space
+        args = ["compare", "--space", space, "--arch-column", "arch", "--target", "acc"]
+        args += ["--table", str(_visited_table(tmp_path, space, strategies, 4))]
+        args += ["--budget", "4", "--seeds", "1", "--strategies", ",".join(strategies)]
+        args += ["--evaluators", "params,oracle", "--batch-size", "4", "--resolution", "8"]
+        args += ["--device", "cpu", "--cache", "none", "--quiet", "--out", str(out), "--json"]
+        assert main(args) == 0
+        res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert res["runs"] == 6
+        assert {(r["strategy"], r["evaluator"]) for r in res["summary"]} == {
+            (s, e) for s in strategies for e in ("params", "oracle")
+        }
+        assert all(r["evaluations"] == 4 for r in res["summary"])
+        assert "| strategy | oracle | params |" in (out / "report.md").read_text()

@@ -76,3 +76,28 @@ def test_params_limit_and_bad_space(tmp_path, capsys):
     assert _last_json(capsys)["best_params"] <= 0.3e6
     assert main([*base, "--space", "nope"]) == 2
     assert "unknown search space" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("space", "resolution"), [("nb101", "8"), ("darts", "8"), ("pit", "16")]
+)  # PiT's patch embedding needs at least 16 pixels
+def test_search_on_the_other_spaces(space, resolution, tmp_path, capsys):
+    from lswag_plugin.spaces import get_space
+
+    args = ["search", "--space", space, "--proxy", "params", "--budget", "4", "--seed", "0"]
+    args += ["--population", "2", "--parents", "1", "--batch-size", "4"]  # mutation and crossover
+    args += ["--resolution", resolution, "--device", "cpu", "--threads", "1"]
+    args += ["--cache", str(tmp_path / "c.sqlite"), "--out", str(tmp_path / "r.json")]
+    assert main([*args, "--quiet", "--json"]) == 0
+    res = _last_json(capsys)
+    assert res["space"] == space and res["evaluations"] == 4 and res["scored"] == 4
+    s = get_space(space)
+    assert s.validate(res["best_arch"]) == res["best_arch"]
+    arch = res["best_arch"]
+    assert res["best_params"] == s.num_params(arch)  # the space's network (PiT: 224 pixels)
+    scored = s.num_params(arch, resolution=16) if space == "pit" else s.num_params(arch)
+    assert res["best_score"] == scored  # the network scored, at --resolution
+    history = json.loads((tmp_path / "r.json").read_text())["history"]
+    assert len({h["arch"] for h in history}) == 4
+    assert all(s.encode(s.decode(h["arch"])) == h["arch"] for h in history)
+    assert max(h["score"] for h in history) == res["best_score"]
