@@ -33,6 +33,7 @@ class BenchResult:
     scored: int = 0
     from_cache: int = 0
     components: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
     def summary(self) -> dict[str, Any]:
         """Returns the JSON summary printed by ``lswag bench --json``."""
@@ -43,6 +44,7 @@ class BenchResult:
             "seconds": round(self.seconds, 3),
             "scored": self.scored,
             "from_cache": self.from_cache,
+            "interrupted": self.interrupted,
         }
 
 
@@ -65,7 +67,8 @@ def run_bench(
     :class:`~lswag_plugin.engine.Scorer` for ``space``). With a
     :class:`~lswag_plugin.cache.ScoreCache`, scores already computed with the same settings (by bench,
     search or compare alike: one key recipe) are read back instead of recomputed, and new ones are
-    written.
+    written. Interrupted (``KeyboardInterrupt``, e.g. Ctrl-C or SIGINT), it stops and returns the rows
+    scored so far, with ``interrupted`` set.
 
     Args:
         space: The search space of the architectures.
@@ -93,11 +96,18 @@ def run_bench(
     out_rows: list[dict[str, Any]] = []
     scored = from_cache = 0
     component_names: list[str] = []
+    interrupted = False
     for row in progress(
         rows, total=len(rows), desc=f"scoring {space.name}", disable=not show_progress
     ):
         arch = space.validate(row[arch_column])
-        (result,) = scorer.score_archs([arch], catch=False)
+        try:
+            (result,) = scorer.score_archs([arch], catch=False)
+        except KeyboardInterrupt:
+            # Ctrl-C / SIGINT: stop and report the rows scored so far (with ``--sample`` they are a
+            # random subset of the table, since the sample is drawn in random order).
+            interrupted = True
+            break
         values = dict(result.values or {})
         if result.cached:
             from_cache += 1
@@ -125,6 +135,7 @@ def run_bench(
         scored=scored,
         from_cache=from_cache,
         components=component_names,
+        interrupted=interrupted,
     )
 
 

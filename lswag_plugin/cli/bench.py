@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--sample",
         type=positive_int,
         default=None,
-        help="architectures to draw (default: all rows)",
+        help="architectures to draw, in random order (default: all rows, in order); interrupted "
+        "(Ctrl-C), bench reports the rows scored so far",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the sample (and of scoring)")
     p.add_argument("--out", default=None, help="write per-architecture scores to this CSV")
@@ -81,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if cache is not None:
             cache.close()
+    if result.interrupted:
+        print(
+            f"interrupted: {len(result.rows)} of {len(rows)} architectures scored; reporting those"
+        )
     print(f"{args.space}: {len(result.rows)} architectures, target {args.target}, seed {args.seed}")
     print(format_table(result))
     print(f"scored {result.scored}, read from cache {result.from_cache}, {result.seconds:.1f} s")
