@@ -204,10 +204,16 @@ class ActivationCapture:
     _offset: int = 0
     _call: int = 0
     _names: dict[int, str] = field(default_factory=dict)
+    _modules: list[tuple[str, nn.Module]] | None = None
 
     def modules(self) -> list[tuple[str, nn.Module]]:
-        """Returns the activation modules found, in module order."""
-        return [(n, m) for n, m in self.model.named_modules() if is_activation_module(m)]
+        """Returns the activation modules found, in module order (found once: the passes do not
+        change the module tree)."""
+        if self._modules is None:
+            self._modules = [
+                (n, m) for n, m in self.model.named_modules() if is_activation_module(m)
+            ]
+        return self._modules
 
     def start_minibatch(self, offset: int) -> None:
         """Marks the first sample index of the next minibatch."""

@@ -147,8 +147,10 @@ def prepare_for_scoring(work: nn.Module) -> nn.Module:
     return work
 
 
-def _check_materialised(model: nn.Module) -> None:
-    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+def _check_materialised(model: nn.Module, tensors: list[torch.Tensor] | None = None) -> None:
+    if tensors is None:
+        tensors = [*model.parameters(), *model.buffers()]
+    if any(t.is_meta for t in tensors):
         raise BadDevice(
             f"{type(model).__name__} has tensors on the meta device (no data): materialise it first, "
             "e.g. model.to_empty(device='cpu') and initialise its weights"
@@ -163,8 +165,8 @@ def adopt(model: nn.Module, device: torch.device) -> nn.Module:
     Raises:
         BadDevice: The model has tensors on the meta device, or cannot be moved to ``device``.
     """
-    _check_materialised(model)
     tensors = [*model.parameters(), *model.buffers()]
+    _check_materialised(model, tensors)
     if all(t.device == device for t in tensors):
         return prepare_for_scoring(model)  # a walk over every module saved
     try:

@@ -30,6 +30,8 @@ class PassResults:
         activations: Raw activation outputs per call, per minibatch (only if a proxy needs them).
         activation_grads: (grad, output) pairs per call, per minibatch (only if needed).
         weight_layers: ``(name, module)`` of every Conv/Linear layer, in module order.
+        parameters: Every parameter of the model (listed once: the passes clear their gradients
+            between minibatches without walking the module tree).
         weight_grads: Gradient of each weight layer per minibatch, keyed by layer name.
         layer_output_saliency: Per weight layer and output channel, Σ_n (Σ_positions a·∂L/∂a)² with
             the gradient of the whole batch's mean loss (only if ``Needs.LAYER_OUTPUT_GRADS``).
@@ -63,6 +65,7 @@ class PassResults:
     activations: list[list[torch.Tensor]] = field(default_factory=list)
     activation_grads: list[list[tuple[torch.Tensor, torch.Tensor]]] = field(default_factory=list)
     weight_layers: list[tuple[str, nn.Module]] = field(default_factory=list)
+    parameters: list[torch.Tensor] = field(default_factory=list, repr=False)
     weight_grads: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     layer_output_saliency: dict[str, torch.Tensor] = field(default_factory=dict)
     input_grads: torch.Tensor | None = None

@@ -36,6 +36,7 @@ def run_shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss
             f"nn.Module) but {type(model).__name__} has none: functional activations (F.relu) cannot be read"
         )
     ctx.weight_layers = [(n, m) for n, m in model.named_modules() if is_weight_layer(m)]
+    ctx.parameters = list(model.parameters())
     if plan.weight_grads and not ctx.weight_layers:
         raise ProxyNotApplicable(
             f"proxies {', '.join(plan.grad_proxies)} need Conv/Linear weights but the model has none"
@@ -83,7 +84,7 @@ def run_shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss
                     # Back off: forget the attempt, split the minibatch in more pieces (gradients
                     # accumulate, pattern bits go to the same sample offsets: the K statistics are
                     # unchanged). Proxies whose captures cannot be rolled back need the full piece.
-                    model.zero_grad(set_to_none=True)
+                    _clear_grads(ctx)
                     capture.roll_back(offset, size, kept)
                     if ctx.device.type == "cuda":
                         torch.cuda.empty_cache()
@@ -160,7 +161,7 @@ def _minibatch(
     finite = True
     outs, input_grads = [], []
     loss_total = 0.0
-    model.zero_grad(set_to_none=True)
+    _clear_grads(ctx)
     for start, n in _split_range(size, pieces):
         xk = ctx.inputs[offset + start : offset + start + n]
         yk = ctx.targets[offset + start : offset + start + n]
@@ -213,7 +214,7 @@ def _minibatch(
                 grads[name].append(
                     g.detach() if g is not None else torch.zeros_like(m.weight, requires_grad=False)
                 )
-        model.zero_grad(set_to_none=True)
+        _clear_grads(ctx)
     out_all = torch.cat(outs) if outs else None
     return out_all, (torch.cat(input_grads) if input_grads else None), finite
 
@@ -263,8 +264,14 @@ def _hessian_grad_product(
                     f"out of memory in the Hessian-vector pass (grasp) on a minibatch of {size} "
                     f"sample(s) on {ctx.device}; use a smaller batch_size or another device ({exc})"
                 ) from exc
-    model.zero_grad(set_to_none=True)
+    _clear_grads(ctx)
     return dict(zip(names, hv))
+
+
+def _clear_grads(ctx: PassResults) -> None:
+    """``model.zero_grad(set_to_none=True)`` over the parameters listed once (no module-tree walk)."""
+    for p in ctx.parameters:
+        p.grad = None
 
 
 def split_sizes(n: int, k: int) -> list[int]:
