@@ -47,7 +47,7 @@ def run_shared_passes(plan: Plan, ctx: PassResults, loss_fn: LossFn, custom_loss
         )
     grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in ctx.weight_layers}
     layer_outputs = LayerOutputCapture(ctx.weight_layers)
-    stages = StageCapture(model) if plan.stage_features else None
+    stages = StageCapture(model, seed=ctx.seed) if plan.stage_features else None
     rng_states: list[tuple[torch.Tensor, torch.Tensor | None] | None] = []
     outputs, input_grads = [], []
     finite = True
@@ -195,8 +195,10 @@ def _minibatch(
                     (g,) = torch.autograd.grad(out, xk, torch.ones_like(out), retain_graph=True)
                     capture.grads_active = layer_outputs.active = True
                     input_grads.append(g.detach())
-                if stages is not None:  # after the input-gradient backward: hooks for the loss's
+                if stages is not None:  # Jacobian probes: the gradient hooks are for the loss only
+                    capture.grads_active = layer_outputs.active = False
                     stages.after_forward()
+                    capture.grads_active = layer_outputs.active = True
                 loss = loss_fn(out, yk)
                 if not torch.isfinite(loss):
                     finite = False

@@ -1,5 +1,5 @@
-"""Stage features (AZ-NAS): statistics of the feature maps at the ends of a network's stages, and the
-norms of the loss gradients there, captured during the shared passes (``Needs.STAGE_FEATURES``).
+"""Stage features (AZ-NAS): statistics of the feature maps at the ends of a network's stages, and a
+Gaussian probe of each block's Jacobian, captured during the shared passes (``Needs.STAGE_FEATURES``).
 
 Which outputs are the stages of an arbitrary ``nn.Module`` (the rule)
 ---------------------------------------------------------------------
@@ -35,25 +35,26 @@ stem and blocks 3, 6, 9 and 12 as stages.
 The stages are chosen on the first forward of the shared passes (the shapes are known only then); the
 later forwards must call the same units.
 
-Known limit: a stage whose tuple output carries the path to the head in another element than the
-first (timm's PiT: ``(feature map, class token)``, and the head reads the class token) gets no gradient
-through its map, so AZ-NAS's trainability is −inf there.
+*Blocks* (for trainability): the composite units among the CNN body's feature outputs (every cell or
+residual block; a network without composite units uses its stages), or every block of the transformer
+run. A unit with a tuple output is read at its first tensor (PiT: the feature map, not the class token).
 
 What is captured per feature
 ----------------------------
 - The mean and scatter matrix (Σ (x − μ)(x − μ)ᵀ, float64) of its ``C``-dim feature vectors over the
   whole batch: ``M = N·H·W`` vectors for a map (every sample and position), ``M = N·T`` for tokens;
   minibatches are merged exactly (Chan et al.'s pairwise update).
-- ``Σ_k ‖∂L_k/∂(feature)‖²`` over the K minibatches, read by a tensor hook in the shared loss
-  backward (no pass of its own). AZ-NAS back-propagates a Gaussian output signal instead; a backward
-  of its own through the shared forward's graph did that here at first (+0.29× a forward+backward on
-  NB201) and gave the same stage gradient-norm ratios as the loss (Spearman .999 over 300 NB201 cells),
-  so the loss's are read.
+- Per block ``b`` with input ``F_{b−1}`` (the previous block's output, or the stem): ``‖J_bᵀ v‖²`` and
+  ``‖v‖²`` for a Gaussian probe ``v`` shaped like ``F_b``, ``J_b = ∂F_b/∂F_{b−1}``, by a backward
+  through that block alone in the shared forward's graph (before the loss backward, with the other
+  gradient hooks off), summed over the K minibatches. The probes have a generator of their own seeded
+  by the scoring seed, so the global random state, and with it every other proxy, is unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,7 @@ from torch import nn
 
 __all__ = [
     "MAX_TOKEN_GROUPS",
+    "BlockJacobian",
     "StageCapture",
     "StageFeature",
     "StageFeatures",
@@ -132,6 +134,7 @@ class StageSelection:
     stem: tuple[int, str] | None
     stages: tuple[int, ...]
     kind: str  # "cnn" or "tokens"
+    blocks: tuple[int, ...] = ()
 
 
 def _is_feature(call: UnitCall) -> bool:
@@ -182,7 +185,9 @@ def select_stages(calls: Sequence[UnitCall], *, groups: int = MAX_TOKEN_GROUPS) 
         first = calls[start]
         usable = first.input_shape is not None and not first.reads_model_input
         stem = (start, "input") if usable and not first.input_changed else None
-        return StageSelection(stem=stem, stages=tuple(stages), kind="tokens")
+        return StageSelection(
+            stem=stem, stages=tuple(stages), kind="tokens", blocks=tuple(range(start, end))
+        )
     # 2. CNN: stages at the changes of spatial size, after the stem.
     maps = [i for i, c in enumerate(calls) if feature[i] and len(c.output_shape or ()) == 4]
     body = [i for i in maps if calls[i].composite]
@@ -205,7 +210,8 @@ def select_stages(calls: Sequence[UnitCall], *, groups: int = MAX_TOKEN_GROUPS) 
         if n + 1 == len(candidates)
         or calls[candidates[n + 1]].output_shape[2:] != calls[i].output_shape[2:]  # type: ignore[index]
     ]
-    return StageSelection(stem=stem, stages=tuple(stages), kind="cnn")
+    blocks = [i for i in candidates if calls[i].composite] or stages
+    return StageSelection(stem=stem, stages=tuple(stages), kind="cnn", blocks=tuple(blocks))
 
 
 @dataclass
@@ -218,8 +224,6 @@ class StageFeature:
         count: Feature vectors seen (``N·H·W`` or ``N·T``).
         mean: Their mean, ``(C,)`` float64.
         scatter: Σ (x − μ)(x − μ)ᵀ, ``(C, C)`` float64.
-        grad_sq: Σ over minibatches of ``‖∂L_k/∂feature‖²`` (the shared loss backward); NaN when the
-            feature does not require a gradient.
     """
 
     name: str
@@ -227,7 +231,6 @@ class StageFeature:
     count: int = 0
     mean: torch.Tensor | None = None
     scatter: torch.Tensor | None = None
-    grad_sq: float = 0.0
     _eigenvalues: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -249,7 +252,6 @@ class StageFeature:
 
     def add(self, other: StageFeature) -> None:
         """Merges ``other``'s statistics into these (exact pooled mean and scatter, summed norms)."""
-        self.grad_sq += other.grad_sq
         if other.count == 0:
             return
         if self.count == 0 or self.mean is None or self.scatter is None:
@@ -269,19 +271,44 @@ class StageFeature:
 
 
 @dataclass
+class BlockJacobian:
+    """The Gaussian probe of one block's Jacobian ``J = ∂F_b/∂F_a`` (``a`` the previous block or stem).
+
+    Attributes:
+        name: ``"<a> -> <b>"``.
+        pulled_sq: Σ over minibatches of ``‖Jᵀ v‖²``, ``v ~ N(0, I)`` shaped like ``F_b``; 0 when
+            ``F_b`` does not depend on ``F_a``; NaN when ``F_a`` has no gradient.
+        probe_sq: Σ over minibatches of ``‖v‖²``.
+    """
+
+    name: str
+    pulled_sq: float = 0.0
+    probe_sq: float = 0.0
+
+    @property
+    def sigma(self) -> float:
+        """``‖Jᵀ v‖ / ‖v‖``: the probe's estimate of the Jacobian's scale (NaN without a gradient)."""
+        return (self.pulled_sq / self.probe_sq) ** 0.5 if self.probe_sq > 0 else float("nan")
+
+
+@dataclass
 class StageFeatures:
-    """What ``Needs.STAGE_FEATURES`` captured: the stem (if found) and the stages, in order.
+    """What ``Needs.STAGE_FEATURES`` captured: the stem (if found) and the stages, in order, and the
+    probes of the blocks' Jacobians.
 
     Attributes:
         features: The stem first when ``has_stem``, then the stages.
         has_stem: Whether ``features[0]`` is the stem.
         kind: ``"cnn"`` (spatial stages) or ``"tokens"`` (block groups).
+        jacobians: One :class:`BlockJacobian` per block (the stem → the first block, then each block
+            from the one before it).
         problem: Why no usable stages were captured (the AZ proxies raise it), else None.
     """
 
     features: list[StageFeature]
     has_stem: bool
     kind: str
+    jacobians: list[BlockJacobian] = field(default_factory=list)
     problem: str | None = None
 
     @property
@@ -341,22 +368,29 @@ class _Call:
 
 @dataclass
 class StageCapture:
-    """Hooks on the units; after each forward, the stage statistics and hooks for the loss gradients.
+    """Hooks on the units; after each forward, the stage statistics and the blocks' Jacobian probes.
 
     Used by the shared passes: :meth:`start_forward` before each forward (``first_piece`` when a
     minibatch attempt starts: what a failed attempt gathered is dropped), :meth:`after_forward` after
-    it, :meth:`commit` when the minibatch succeeded, :meth:`result` at the end.
+    it (before the loss backward; the caller switches other gradient hooks off meanwhile), :meth:`commit`
+    when the minibatch succeeded, :meth:`result` at the end. ``seed`` seeds the Gaussian probes (a
+    generator of their own: the global random state is not touched).
     """
 
     model: nn.Module
+    seed: int = 0
     _units: list[tuple[str, nn.Module]] = field(default_factory=list)
     _calls: list[_Call] = field(default_factory=list)
     _open: dict[int, list[_Call]] = field(default_factory=dict)
     _selection: StageSelection | None = None
     _names: list[str] = field(default_factory=list)
+    _block_names: list[str] = field(default_factory=list)
     _call_names: list[str] = field(default_factory=list)
     _totals: list[StageFeature] = field(default_factory=list)
     _pending: list[StageFeature] = field(default_factory=list)
+    _jacobians: list[BlockJacobian] = field(default_factory=list)
+    _pending_jacobians: list[BlockJacobian] = field(default_factory=list)
+    _generator: torch.Generator | None = None
     _model_input: torch.Tensor | None = None
     problem: str | None = None
 
@@ -404,33 +438,31 @@ class StageCapture:
         """Forgets the previous forward's unit calls (and a failed attempt's statistics)."""
         self._calls, self._open = [], {}
         if first_piece:
-            self._pending = []
+            self._pending, self._pending_jacobians = [], []
 
-    def _tensors(self) -> list[torch.Tensor]:
-        """The selected feature tensors of this forward (stem first), selecting on the first forward."""
-        if self._selection is None:
-            self._selection = select_stages([c.describe(self._model_input) for c in self._calls])
-            self._call_names = [c.name for c in self._calls]
-            sel = self._selection
-            if sel.stem is not None:
-                index, where = sel.stem
-                self._names.append(
-                    f"input of {self._calls[index].name}"
-                    if where == "input"
-                    else self._calls[index].name
-                )
-            self._names += [self._calls[i].name for i in sel.stages]
-            if not sel.stages:
-                self.problem = (
-                    f"no stages found in {type(self.model).__name__}: AZ-NAS reads feature maps "
-                    "(N, C, H, W) or token blocks (N, T, C) of its submodules (see "
-                    "lswag_plugin.engine.stages for the rule)"
-                )
-        elif [c.name for c in self._calls] != self._call_names:
-            self.problem = "the model called different submodules in different minibatches"
+    def _select(self) -> None:
+        """Chooses the stem, stages and blocks on the first forward (the shapes are known then)."""
+        sel = self._selection = select_stages([c.describe(self._model_input) for c in self._calls])
+        self._call_names = [c.name for c in self._calls]
+        stem: list[str] = []
+        if sel.stem is not None:
+            index, where = sel.stem
+            name = self._calls[index].name
+            stem = [f"input of {name}" if where == "input" else name]
+        self._names = stem + [self._calls[i].name for i in sel.stages]
+        self._block_names = stem + [self._calls[i].name for i in sel.blocks]
+        if not sel.stages:
+            self.problem = (
+                f"no stages found in {type(self.model).__name__}: AZ-NAS reads feature maps "
+                "(N, C, H, W) or token blocks (N, T, C) of its submodules (see "
+                "lswag_plugin.engine.stages for the rule)"
+            )
+
+    def _picked(self, indices: Sequence[int], names: Sequence[str]) -> list[torch.Tensor]:
+        """This forward's tensors at the stem and ``indices`` (empty, with :attr:`problem`, if one is
+        missing or was changed in place)."""
         sel = self._selection
-        if self.problem is not None:
-            return []
+        assert sel is not None
         picked: list[tuple[torch.Tensor | None, int]] = []
         if sel.stem is not None:
             index, where = sel.stem
@@ -440,8 +472,8 @@ class StageCapture:
                 if where == "input"
                 else (call.output, call.output_version)
             )
-        picked += [(self._calls[i].output, self._calls[i].output_version) for i in sel.stages]
-        for name, (t, version) in zip(self._names, picked):
+        picked += [(self._calls[i].output, self._calls[i].output_version) for i in indices]
+        for name, (t, version) in zip(names, picked):
             if t is None or t._version != version:
                 self.problem = (
                     f"{name} gave no tensor, or one a later operation changed in place, in a later "
@@ -451,26 +483,52 @@ class StageCapture:
         return [t for t, _ in picked]  # type: ignore[misc]
 
     def after_forward(self) -> None:
-        """Gathers this forward's stage statistics and hooks the features for the loss backward."""
-        tensors = self._tensors()
+        """Gathers this forward's stage statistics and probes each block's Jacobian."""
+        if self._selection is None:
+            self._select()
+        elif [c.name for c in self._calls] != self._call_names:
+            self.problem = "the model called different submodules in different minibatches"
+        if self.problem is not None:
+            return
+        sel = self._selection
+        assert sel is not None
+        tensors = self._picked(sel.stages, self._names)
+        blocks = self._picked(sel.blocks, self._block_names)
         if not tensors:
             return
         stats = [_statistics(name, t) for name, t in zip(self._names, tensors)]
-        for stat, t in zip(stats, tensors):
-            if not t.requires_grad:
-                stat.grad_sq = float("nan")
         if not self._pending:
             self._pending = stats
         else:
             for mine, new in zip(self._pending, stats):
                 mine.add(new)
-        for i, t in enumerate(tensors):
-            if t.requires_grad:
-                t.register_hook(lambda g, i=i: self._on_grad(i, g))
+        probes = self._probe(blocks)
+        if not self._pending_jacobians:
+            self._pending_jacobians = probes
+        else:
+            for mine, new in zip(self._pending_jacobians, probes):
+                mine.pulled_sq += new.pulled_sq
+                mine.probe_sq += new.probe_sq
 
-    def _on_grad(self, index: int, grad: torch.Tensor) -> None:
-        if index < len(self._pending):
-            self._pending[index].grad_sq += float(grad.detach().double().pow(2).sum())
+    def _probe(self, blocks: list[torch.Tensor]) -> list[BlockJacobian]:
+        """``‖Jᵀ v‖²`` and ``‖v‖²`` for each consecutive pair of block features, ``v ~ N(0, I)``."""
+        out = []
+        for (a, b), (name_a, name_b) in zip(
+            itertools.pairwise(blocks), itertools.pairwise(self._block_names)
+        ):
+            probe = BlockJacobian(f"{name_a} -> {name_b}")
+            if not (a.requires_grad and b.requires_grad):
+                probe.pulled_sq = float("nan")
+                out.append(probe)
+                continue
+            if self._generator is None or self._generator.device != b.device:
+                self._generator = torch.Generator(device=b.device).manual_seed(self.seed)
+            v = torch.randn(b.shape, generator=self._generator, device=b.device, dtype=b.dtype)
+            (g,) = torch.autograd.grad(b, a, v, retain_graph=True, allow_unused=True)
+            probe.pulled_sq = float(g.detach().double().pow(2).sum()) if g is not None else 0.0
+            probe.probe_sq = float(v.double().pow(2).sum())
+            out.append(probe)
+        return out
 
     def commit(self) -> None:
         """Adds the minibatch that just succeeded to the totals."""
@@ -479,14 +537,22 @@ class StageCapture:
         else:
             for total, new in zip(self._totals, self._pending):
                 total.add(new)
-        self._pending = []
+        if not self._jacobians:
+            self._jacobians = self._pending_jacobians
+        else:
+            for total, new in zip(self._jacobians, self._pending_jacobians):
+                total.pulled_sq += new.pulled_sq
+                total.probe_sq += new.probe_sq
+        self._pending, self._pending_jacobians = [], []
 
     def result(self) -> StageFeatures:
         """Returns the stage features of the whole batch."""
         sel = self._selection
+        ok = self.problem is None
         return StageFeatures(
-            features=list(self._totals) if self.problem is None else [],
+            features=list(self._totals) if ok else [],
             has_stem=bool(sel is not None and sel.stem is not None),
             kind=sel.kind if sel is not None else "cnn",
+            jacobians=list(self._jacobians) if ok else [],
             problem=self.problem,
         )

@@ -71,6 +71,11 @@ def test_nb201_has_a_stem_and_three_stages(stages_of) -> None:
         ("lastact.1", (64, 8, 8)),
     ]
     assert [f.count for f in stages.features] == [4 * 32 * 32, 4 * 32 * 32, 4 * 16 * 16, 4 * 8 * 8]
+    # Trainability's blocks: every cell (the two residual reductions included), the stem first.
+    names = [j.name for j in stages.jacobians]
+    assert len(names) == 17 and names[0] == "input of cells.0 -> cells.0"
+    assert names[-1] == "cells.15 -> cells.16"
+    assert all(j.probe_sq > 0 and j.sigma > 0 for j in stages.jacobians)
 
 
 def test_resnet18_has_the_max_pool_as_stem_and_four_stages(stages_of) -> None:
@@ -85,6 +90,9 @@ def test_resnet18_has_the_max_pool_as_stem_and_four_stages(stages_of) -> None:
         ("layer2.1", (128, 8, 8)),
         ("layer3.1", (256, 4, 4)),
         ("layer4.1", (512, 2, 2)),
+    ]
+    assert [j.name.split(" -> ")[1] for j in stages.jacobians] == [
+        f"layer{i}.{j}" for i in range(1, 5) for j in range(2)
     ]
 
 
@@ -104,6 +112,7 @@ def test_vit_blocks_split_in_four_groups(stages_of) -> None:
         ("blocks.11", (tokens, 192)),
     ]
     assert stages.features[0].count == 4 * tokens
+    assert [j.name.split(" -> ")[1] for j in stages.jacobians] == [f"blocks.{i}" for i in range(12)]
 
 
 def test_outputs_changed_in_place_are_skipped(stages_of) -> None:
@@ -304,8 +313,9 @@ def test_az_proxies_share_the_passes_of_lswag_and_zico() -> None:
     assert (len(FORWARDS), len(BACKWARDS)) == (2, 2)
     FORWARDS.clear(), BACKWARDS.clear()
     fused = lswag_plugin.score(net, batch, f"lswag,zico,{AZ}", device="cpu")
-    # The same two minibatch forwards and backwards: nothing of their own.
-    assert (len(FORWARDS), len(BACKWARDS)) == (2, 2)
+    # The same two minibatch forwards and loss backwards; besides, per minibatch, each block's
+    # Jacobian probe runs a backward through that block alone (the first block's reaches the stem).
+    assert (len(FORWARDS), len(BACKWARDS)) == (2, 2 + 2)
     assert fused.passes == ["forward+backward x2"]
     assert fused["lswag"] == base["lswag"] and fused["zico"] == base["zico"]
     alone = lswag_plugin.score(net, batch, AZ, device="cpu")
