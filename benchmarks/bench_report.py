@@ -65,7 +65,8 @@ def libra_splits(
     splits: int,
 ) -> dict[str, object]:
     """Returns LIBRA's held-out ρ over random splits, with the best single pool member's."""
-    directions = libra.registry_directions(pool)
+    registered = libra.registry_directions()
+    directions = {p: registered[p] for p in pool}
     held, best_member, selected = [], [], []
     n = len(target)
     for seed in range(splits):
@@ -115,6 +116,12 @@ def main() -> None:
         and k not in {"val_accuracy", "flops"} | {args.target}
         and not k.endswith("_acc")
     }
+    # bench writes the components (lswag.lambda, lswag.psi) only for rows it scored, not for rows read
+    # from its cache: Ψ is swap's value and Λ = lswag / Ψ (checked on the scored rows of the tables).
+    if {"lswag", "swap"} <= set(ours):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ours["lswag.psi"] = ours["swap"]
+            ours["lswag.lambda"] = np.where(ours["swap"] > 0, ours["lswag"] / ours["swap"], 0.0)
     print(f"{args.table.name}: {len(target)} rows, target {args.target}\n")
     ranking = {k: _rho(v, target) for k, v in ours.items()}
     print("| score | ρ vs target |\n|---|---|")
