@@ -75,6 +75,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help='with --trainings: JSON {"strategy": {option: value}} overriding a hybrid\'s defaults, '
         'e.g. \'{"prescreen-tpe": {"n_candidates": 16}}\'',
     )
+    p.add_argument(
+        "--pool",
+        choices=["table"],
+        default=None,
+        help="'table': restrict every strategy to the architectures with a value in every table "
+        "column the run reads (for tables of only some architectures: NAS-Bench-101/301); "
+        "mutations and crossovers move to the nearest table architecture, Optuna's and NNI's "
+        "proposals too (docs/compare.md)",
+    )
     p.add_argument("--out", required=True, help="output folder (report.md, runs.jsonl, PNGs)")
     p.add_argument("--report-only", action="store_true", help="write the report from stored runs")
     p.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")
@@ -210,6 +219,43 @@ def _column_evaluators(
     }
 
 
+def _pool_space(
+    args: argparse.Namespace, space: Any, table: Any, columns: list[str], budget: int
+) -> tuple[Any, list[str]]:
+    """``--pool table``: the space restricted to the architectures with a value in every column.
+
+    Returns the space the strategies search (``space`` itself without ``--pool``) and the report's
+    notes on the pool.
+    """
+    if args.pool is None:
+        return space, []
+    from lswag_plugin.errors import CompareError
+    from lswag_plugin.spaces import PoolSpace
+
+    keys = None
+    for column in dict.fromkeys(columns):
+        values = set(_table_column(table, space, args.arch_column, column))
+        keys = values if keys is None else keys & values
+    if not keys:
+        raise CompareError(
+            f"--pool table: no architecture of {args.table} has a value in every column read "
+            f"({', '.join(dict.fromkeys(columns))})"
+        )
+    pool = PoolSpace(space, keys)
+    if budget > len(pool):
+        raise CompareError(
+            f"--pool table: a run of {budget} distinct evaluations needs at least {budget} "
+            f"architectures, the table's pool has {len(pool)}; lower the budget"
+        )
+    note = (
+        f"Pool-restricted search (`--pool table`, pool {pool.fingerprint()}): every strategy "
+        f"proposes only the {len(pool)} distinct architectures of the table with a value in "
+        f"{', '.join(f'`{c}`' for c in dict.fromkeys(columns))}; results are over this pool, "
+        "not the whole space."
+    )
+    return pool, [note]
+
+
 def _open_cache(args: argparse.Namespace, needed: bool) -> Any:
     cache = open_cache(args.cache)
     if cache is None and needed:
@@ -273,6 +319,11 @@ def run(args: argparse.Namespace) -> int:
     names = [e for e in (args.evaluators or "lswag,nwot,params,oracle").split(",") if e]
     seeds = args.seeds
     out = Path(args.out)
+    columns = [args.target] + [n[len(_COLUMN) :] for n in names if n.startswith(_COLUMN)]
+    searched, pool_notes = _pool_space(args, space, table, columns, args.budget)
+    pool_id = searched.fingerprint() if searched is not space else None
+    if pool_id is not None:
+        accuracy = {k: accuracy[k] for k in searched.keys}
     zero_cost = [n for n in names if n != "oracle" and not n.startswith(_COLUMN)]
     cache = _open_cache(args, bool(zero_cost))
     grid = None
@@ -308,6 +359,7 @@ def run(args: argparse.Namespace) -> int:
             r
             for r in load_runs(runs_path)
             if r.get("mode", "evaluations") == "evaluations"
+            and r.get("pool") == pool_id
             and r["budget"] == args.budget
             and r["strategy"] in strategies
             and r["evaluator"] in names
@@ -315,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
         ]
     else:
         runs = run_grid(
-            space,
+            searched,
             evaluators,
             accuracy,
             strategies=strategies,
@@ -332,10 +384,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"lswag compare: no finished runs in {runs_path}", file=sys.stderr)
         return 2
     best = max(accuracy.values())
-    title = f"{args.space} {args.target}: strategies × evaluators, budget {args.budget}"
+    pooled = " (table pool)" if pool_id else ""
+    title = f"{args.space}{pooled} {args.target}: strategies × evaluators, budget {args.budget}"
     notes = [
         f"Optimum of the table: {best:.2f}. Budget: {args.budget} distinct evaluations per run. "
         f"Seeds requested: {', '.join(map(str, seeds))}.",
+        *pool_notes,
         *_scoring_notes(args, config, [grid] if grid else []),
     ]
     write_markdown(runs, out / "report.md", title=title, notes=notes)
@@ -381,6 +435,12 @@ def _run_trainings(
     names = [e for e in (args.evaluators or "meco").split(",") if e]
     budget = max(args.trainings)
     out = Path(args.out)
+    columns = [args.target, args.train_metric]
+    if any(s in HYBRID_RUNNERS for s in strategies):
+        columns += [n[len(_COLUMN) :] for n in names if n.startswith(_COLUMN)]
+    searched, pool_notes = _pool_space(args, space, table, columns, budget)
+    if searched is not space:
+        accuracy = {k: accuracy[k] for k in searched.keys}
     zero_cost = [n for n in names if n != "oracle" and not n.startswith(_COLUMN)]
     hybrids = any(s in HYBRID_RUNNERS for s in strategies)
     cache = _open_cache(args, bool(zero_cost) and hybrids)
@@ -424,10 +484,12 @@ def _run_trainings(
         if code:
             return code
     if args.report_only or (args.workers > 1 and args.shard is None):
-        runs = run_trainings_grid(space, train, screens, accuracy, stored_only=True, **grid_kwargs)
+        runs = run_trainings_grid(
+            searched, train, screens, accuracy, stored_only=True, **grid_kwargs
+        )
     else:
         runs = run_trainings_grid(
-            space,
+            searched,
             train,
             screens,
             accuracy,
@@ -444,7 +506,7 @@ def _run_trainings(
     optimum = max(accuracy.values())
     at = args.trainings
     title = (
-        f"{args.space}: best trained cell's {args.target} vs trainings "
+        f"{args.space}{' (table pool)' if searched is not space else ''}: best trained cell's {args.target} vs trainings "
         f"(a training returns {args.train_metric})"
     )
     used = {s: {**HYBRID_DEFAULTS[s], **o} for s, o in options.items()}
@@ -456,6 +518,7 @@ def _run_trainings(
         "Hybrid settings: "
         + "; ".join(f"{s} {json.dumps(o, sort_keys=True)}" for s, o in used.items())
         + ".",
+        *pool_notes,
         *_scoring_notes(args, config, list(grids.values())),
     ]
     write_trainings_markdown(

@@ -48,7 +48,8 @@ class TableOracle:
             key = self.space.encode(arch)
             if key not in self.accuracy:
                 raise CompareError(
-                    f"architecture {key!r} is not in the accuracy table; use a full table"
+                    f"architecture {key!r} is not in the accuracy table; use a full table, or "
+                    "restrict the search to the table (a PoolSpace; lswag compare --pool table)"
                 )
             out.append((float(self.accuracy[key]), 0.0))
         return out

@@ -18,6 +18,7 @@ import numpy as np
 
 from lswag_plugin.errors import BudgetSpent, CompareError
 from lswag_plugin.search.hybrid import HybridRun, HybridStrategy
+from lswag_plugin.spaces import PoolSpace
 
 __all__ = ["NNIScreenedEvolution", "OptunaHybrid"]
 
@@ -144,7 +145,8 @@ class NNIScreenedEvolution(HybridStrategy):
     first; one whose score is below the ``percentile``-th percentile of the earlier candidates' scores
     (after ``n_warmup`` of them) is not trained: it reports no metric, so NNI leaves it out of the
     population (as a failed trial) and proposes another. The others are trained and join the
-    population. NB201 only (NNI's hub space); run in-process on the sequential engine.
+    population. NB201 only (NNI's hub space); run in-process on the sequential engine. On a
+    :class:`~lswag_plugin.spaces.PoolSpace` each NNI sample is replaced by its nearest pool member.
 
     Args:
         percentile: Gate: candidates below this percentile of earlier zero-cost scores are not trained.
@@ -204,6 +206,8 @@ class NNIScreenedEvolution(HybridStrategy):
 
             def _execute(self, model: Any) -> float | None:
                 arch = nb201_arch_from_sample(model.sample)
+                if isinstance(run.space, PoolSpace):  # pool-restricted: the nearest member
+                    arch = run.space.nearest(arch)
                 if not run.is_trained(arch):
                     score = run.screen([arch])[0]
                     earlier = [s for s in seen if not math.isnan(s)]

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - Windows: appends are not locked
 from lswag_plugin.compare._strategies import HYBRID_RUNNERS, RUNNERS, BudgetSpent
 from lswag_plugin.errors import CompareError, UnknownStrategy
 from lswag_plugin.search._budget import Budget
-from lswag_plugin.spaces import SearchSpace
+from lswag_plugin.spaces import PoolSpace, SearchSpace
 
 __all__ = [
     "NO_PROXY",
@@ -40,6 +40,18 @@ NO_PROXY = "none"
 
 #: Evaluate ``archs`` → ``[(fitness, seconds charged), ...]``.
 GridEvaluator = Callable[[Sequence[Any]], list[tuple[float, float]]]
+
+
+def _pool(space: SearchSpace) -> str | None:
+    """The fingerprint of a pool-restricted space (stored in its runs), None for a full space."""
+    return space.fingerprint() if isinstance(space, PoolSpace) else None
+
+
+def _with_pool(record: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
+    pool = _pool(space)
+    if pool is not None:  # runs on a full space keep their fields as they were
+        record["pool"] = pool
+    return record
 
 
 def run_one(
@@ -78,7 +90,8 @@ def run_one(
             for key, (fit, cost) in zip(new, results):
                 if key not in accuracy:
                     raise CompareError(
-                        f"architecture {key!r} is not in the accuracy table; use a full table"
+                        f"architecture {key!r} is not in the accuracy table; use a full table, or "
+                        "restrict the search to the table (a PoolSpace; lswag compare --pool table)"
                     )
                 evaluated.add(key, fit)
                 charged[0] += cost
@@ -89,7 +102,7 @@ def run_one(
 
     with contextlib.suppress(BudgetSpent):
         RUNNERS[strategy](space, track, budget=budget, seed=seed)
-    return {
+    record = {
         "strategy": strategy,
         "seed": seed,
         "budget": budget,
@@ -99,6 +112,7 @@ def run_one(
         "seconds": seconds,
         "wall_seconds": time.perf_counter() - started,
     }
+    return _with_pool(record, space)
 
 
 def load_runs(path: str | Path) -> list[dict[str, Any]]:
@@ -158,6 +172,8 @@ def run_grid(
     only the (seed, strategy) groups whose position in that order is ``i`` modulo ``n`` run here: ``n``
     processes sharing one score cache and one ``runs_path`` (appends are locked) split the grid, and
     the evaluators of a group run in one process, so they reuse each other's cached cells.
+    On a :class:`~lswag_plugin.spaces.PoolSpace` every run stores the pool's fingerprint (``pool``)
+    and only runs on the same pool count as done.
 
     Returns:
         Every run of the grid (stored and new) for these strategies, evaluators, seeds and budget.
@@ -168,10 +184,11 @@ def run_grid(
     path = Path(runs_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     index, count = _check_shard(shard)
+    pool = _pool(space)
     done = {
         (r["strategy"], r["evaluator"], r["seed"], r["budget"])
         for r in load_runs(path)
-        if r.get("mode", "evaluations") == "evaluations"
+        if r.get("mode", "evaluations") == "evaluations" and r.get("pool") == pool
     }
     groups = [(seed, strategy) for seed in seeds for strategy in strategies]
     for seed, strategy in groups[index::count]:
@@ -189,6 +206,7 @@ def run_grid(
         r
         for r in load_runs(path)
         if r.get("mode", "evaluations") == "evaluations"
+        and r.get("pool") == pool
         and r["budget"] == budget
         and r["strategy"] in wanted[0]
         and r["evaluator"] in wanted[1]
@@ -251,7 +269,8 @@ def run_trained(
             for key, (fit, _) in zip(new, call(train, new)):
                 if key not in accuracy:
                     raise CompareError(
-                        f"architecture {key!r} is not in the accuracy table; use a full table"
+                        f"architecture {key!r} is not in the accuracy table; use a full table, or "
+                        "restrict the search to the table (a PoolSpace; lswag compare --pool table)"
                     )
                 trained.add(key, fit)
                 best.append(float(accuracy[trained.best_key]))
@@ -275,7 +294,7 @@ def run_trained(
             )
         else:
             RUNNERS[strategy](space, train_track, budget=trainings, seed=seed)
-    return {
+    record = {
         "mode": "trainings",
         "strategy": strategy,
         "seed": seed,
@@ -290,6 +309,7 @@ def run_trained(
         "screened_total": len(screened.scores),
         "wall_seconds": time.perf_counter() - started,
     }
+    return _with_pool(record, space)
 
 
 def _trainings_key(r: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -302,6 +322,7 @@ def _trainings_key(r: Mapping[str, Any]) -> tuple[Any, ...]:
         r.get("train_metric"),
         r.get("target"),
         options,
+        r.get("pool"),
     )
 
 
@@ -342,6 +363,8 @@ def run_trainings_grid(
     index, count = _check_shard(shard)
     options = options or {}
     meta = {"train_metric": train_metric, "target": target}
+    if _pool(space) is not None:
+        meta["pool"] = _pool(space)
     done = {_trainings_key(r) for r in load_runs(path) if r.get("mode") == "trainings"}
     wanted = set()
     groups = [(seed, strategy) for seed in seeds for strategy in strategies]

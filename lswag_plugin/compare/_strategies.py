@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lswag_plugin.errors import BudgetSpent, CompareError, UnknownStrategy
-from lswag_plugin.spaces import SearchSpace
+from lswag_plugin.spaces import PoolSpace, SearchSpace
 
 __all__ = ["HYBRID_DEFAULTS", "HYBRID_RUNNERS", "RUNNERS", "BudgetSpent", "hybrid_strategy"]
 
@@ -70,7 +70,11 @@ def _optuna(kind: str) -> Callable[..., None]:
 
 
 def _nni_evolution(space: SearchSpace, track: Track, *, budget: int, seed: int) -> None:
-    """NNI 3.0 RegularizedEvolution on NNI's NasBench201 hub space, in-process (sequential engine)."""
+    """NNI 3.0 RegularizedEvolution on NNI's NasBench201 hub space, in-process (sequential engine).
+
+    On a :class:`~lswag_plugin.spaces.PoolSpace` of NB201 each NNI sample is replaced by its nearest
+    pool member.
+    """
     if space.name != "nb201":
         raise CompareError(
             f"nni-evolution runs on nb201 only (NNI's hub space), not {space.name!r}"
@@ -86,12 +90,16 @@ def _nni_evolution(space: SearchSpace, track: Track, *, budget: int, seed: int) 
 
     from lswag_plugin.nni import nb201_arch_from_sample, sequential_config
 
+    pool = space if isinstance(space, PoolSpace) else None
+
     class _Tracked(Evaluator):
         def evaluate(self, model: Any) -> None:  # pragma: no cover - _execute never builds a model
             raise NotImplementedError
 
         def _execute(self, model: Any) -> float | None:
             arch = nb201_arch_from_sample(model.sample)
+            if pool is not None:  # a pool-restricted search: the nearest pool member
+                arch = pool.nearest(arch)
             value = track([arch])[0]
             if not math.isfinite(value):
                 # A disconnected cell: no metric, so RegularizedEvolution leaves it out of the
@@ -106,10 +114,13 @@ def _nni_evolution(space: SearchSpace, track: Track, *, budget: int, seed: int) 
     logger = logging.getLogger("nni")  # importing nni set it to INFO, printed on stdout
     level = logger.level
     logger.setLevel(logging.WARNING)
+    if pool is None:
+        config = sequential_config(max_trial_number=budget)
+    else:  # distinct NNI samples can share a nearest pool member (a free repeat): more trials
+        config = sequential_config(max_trial_number=50 * budget)
+        config.execution_engine.continue_on_failure = False  # BudgetSpent ends the experiment
     try:
-        exp = NasExperiment(
-            NasBench201(), _Tracked(), search, sequential_config(max_trial_number=budget)
-        )
+        exp = NasExperiment(NasBench201(), _Tracked(), search, config)
         try:
             exp.run()
         except BudgetSpent:

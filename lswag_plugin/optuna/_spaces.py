@@ -9,6 +9,7 @@ from torch import nn
 
 from lswag_plugin.errors import BadArchitecture
 from lswag_plugin.spaces._base import SearchSpace
+from lswag_plugin.spaces.pool import PoolSpace
 
 __all__ = ["space_builder", "suggest_architecture", "timm_builder"]
 
@@ -41,6 +42,10 @@ def suggest_architecture(trial: Any, space: SearchSpace | str, *, prefix: str = 
       ``num_heads``, one of the space's non-decreasing head triples written ``"2-4-8"``; returns the dict.
     - AutoFormer (``"autoformer-t"``/``"-s"``/``"-b"``): ``embed_dim`` and ``depth``, then ``mlp_ratio_<i>``
       and ``num_heads_<i>`` for each of the ``depth`` layers (conditional parameters); returns the dict.
+    - A :class:`~lswag_plugin.spaces.PoolSpace`: the parameters of the wrapped space, then the pool
+      member nearest to that architecture (:meth:`~lswag_plugin.spaces.PoolSpace.nearest`). The
+      sampler models the space's choices; the trial's value is that of the nearest pool member, so
+      several parameter sets share one member (a repeat).
 
     Args:
         trial: An Optuna trial (``Trial`` or ``FixedTrial``).
@@ -69,6 +74,8 @@ def suggest_architecture(trial: Any, space: SearchSpace | str, *, prefix: str = 
     from lswag_plugin.spaces.pit import PiT
 
     space = _space(space)
+    if isinstance(space, PoolSpace):
+        return space.decode(space.nearest(suggest_architecture(trial, space.space, prefix=prefix)))
     if space.name == "nb201":
         from lswag_plugin.spaces.nb201 import EDGES, OPS, to_arch_str
 

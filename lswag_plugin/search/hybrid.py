@@ -45,7 +45,7 @@ import numpy as np
 
 from lswag_plugin.errors import SearchError, UnknownStrategy
 from lswag_plugin.search._budget import Budget
-from lswag_plugin.spaces import SearchSpace
+from lswag_plugin.spaces import PoolSpace, SearchSpace
 
 __all__ = [
     "HYBRIDS",
@@ -209,7 +209,18 @@ class HybridRun:
         return keys if k is None else keys[:k]
 
     def sample(self, rng: np.random.Generator, n: int, *, tries: int = 100) -> list[Any]:
-        """Returns up to ``n`` distinct random architectures never screened nor trained."""
+        """Returns up to ``n`` distinct random architectures never screened nor trained.
+
+        On a :class:`~lswag_plugin.spaces.PoolSpace` they are drawn without replacement from the
+        members left (a pool smaller than ``n`` is not sampled ``tries × n`` times).
+        """
+        if isinstance(self.space, PoolSpace):
+            left = [
+                k
+                for k in self.space.keys
+                if k not in self.screened.scores and k not in self.trained.scores
+            ]
+            return [self.space.decode(left[int(i)]) for i in rng.permutation(len(left))[:n]]
         out: dict[str, Any] = {}
         for _ in range(tries * n):
             if len(out) == n:
@@ -421,10 +432,14 @@ class ScreenedLocalSearch(HybridStrategy):
     def _mutants(self, run: HybridRun, parent: str, rng: np.random.Generator) -> list[str]:
         arch = run.archs.get(parent, parent)
         found: dict[str, None] = {}
+        # In a PoolSpace mutations land on few members: stop after `children` draws found nothing new.
+        patience = self.children if isinstance(run.space, PoolSpace) else 10 * self.children
+        misses = 0
         for _ in range(10 * self.children):
-            if len(found) == self.children:
+            if len(found) == self.children or misses >= patience:
                 break
             key = run.space.encode(self._mutate(run.space, arch, rng))
+            misses = 0 if key != parent and key not in found else misses + 1
             if key != parent:
                 found[key] = None
         return list(found)
