@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from lswag_plugin.output import figure
+
 __all__ = [
     "at_trainings",
     "plot_regret",
@@ -104,55 +106,51 @@ def plot_runs(runs: Sequence[dict[str, Any]], path: str | Path, *, x: str, title
     One panel per strategy, one line per evaluator. Against seconds, the seeds' trajectories are
     interpolated on a common grid (a run counts as its last value after it ends).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     groups = _groups(runs)
     strategies = list(dict.fromkeys(s for s, _ in groups))
     evaluators = list(dict.fromkeys(e for _, e in groups))
-    fig, axes = plt.subplots(
-        1, len(strategies), figsize=(3.6 * len(strategies), 3.4), sharey=True, squeeze=False
-    )
-    colors = {e: f"C{i}" for i, e in enumerate(evaluators)}
-    for ax, s in zip(axes[0], strategies):
-        for e in evaluators:
-            rs = [r for r in groups.get((s, e), []) if r["best_acc"]]
-            if not rs:
-                continue
-            n = min(len(r["best_acc"]) for r in rs)
-            if x == "evaluations":
-                grid = np.arange(1, n + 1)
-                ys = np.array([r["best_acc"][:n] for r in rs])
-            else:
-                end = max(r["seconds"][-1] for r in rs)
-                grid = np.geomspace(
-                    max(min(r["seconds"][0] for r in rs), 1e-3), max(end, 1e-2), 200
-                )
-                ys = np.array(
-                    [np.interp(grid, r["seconds"], r["best_acc"], left=np.nan) for r in rs]
-                )
-            with np.errstate(invalid="ignore"):
-                mean, std = np.nanmean(ys, axis=0), np.nanstd(ys, axis=0)
-            ax.plot(grid, mean, color=colors[e], label=e)
-            ax.fill_between(grid, mean - std, mean + std, color=colors[e], alpha=0.2)
-        if x == "seconds":
-            ax.set_xscale("log")
-        ax.set_title(s)
-        ax.set_xlabel("evaluations" if x == "evaluations" else "seconds (charged)")
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("best-found accuracy")
-    handles = [plt.Line2D([], [], color=colors[e], label=e) for e in evaluators]
-    axes[0][-1].legend(handles=handles, loc="lower right", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    with figure(
+        path,
+        figsize=(3.6 * len(strategies), 3.4),
+        ncols=len(strategies),
+        sharey=True,
+        squeeze=False,
+    ) as (fig, axes):
+        colors = {e: f"C{i}" for i, e in enumerate(evaluators)}
+        for ax, s in zip(axes[0], strategies):
+            for e in evaluators:
+                rs = [r for r in groups.get((s, e), []) if r["best_acc"]]
+                if not rs:
+                    continue
+                n = min(len(r["best_acc"]) for r in rs)
+                if x == "evaluations":
+                    grid = np.arange(1, n + 1)
+                    ys = np.array([r["best_acc"][:n] for r in rs])
+                else:
+                    end = max(r["seconds"][-1] for r in rs)
+                    grid = np.geomspace(
+                        max(min(r["seconds"][0] for r in rs), 1e-3), max(end, 1e-2), 200
+                    )
+                    ys = np.array(
+                        [np.interp(grid, r["seconds"], r["best_acc"], left=np.nan) for r in rs]
+                    )
+                with np.errstate(invalid="ignore"):
+                    mean, std = np.nanmean(ys, axis=0), np.nanstd(ys, axis=0)
+                ax.plot(grid, mean, color=colors[e], label=e)
+                ax.fill_between(grid, mean - std, mean + std, color=colors[e], alpha=0.2)
+            if x == "seconds":
+                ax.set_xscale("log")
+            ax.set_title(s)
+            ax.set_xlabel("evaluations" if x == "evaluations" else "seconds (charged)")
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel("best-found accuracy")
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], color=colors[e], label=e) for e in evaluators]
+        axes[0][-1].legend(handles=handles, loc="lower right", fontsize=8)
+        if title:
+            fig.suptitle(title)
+    return Path(path)
 
 
 def run_name(run: dict[str, Any]) -> str:
@@ -324,11 +322,6 @@ def plot_regret(
     with a ± std band; values below :data:`REGRET_FLOOR` are drawn at it. ``marks`` draws vertical
     lines (e.g. at T = 10, 20, 50, 100).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
         if r["best_acc"]:
@@ -340,41 +333,36 @@ def plot_regret(
         "training only": [n for n, rs in groups.items() if rs[0]["evaluator"] == _NO_PROXY],
     }
     kinds = {k: sorted(v) for k, v in kinds.items() if v}
-    fig, axes = plt.subplots(
-        1, len(kinds), figsize=(6.2 * len(kinds), 4.6), sharey=True, squeeze=False
-    )
-    for ax, (label, names) in zip(axes[0], kinds.items()):
-        for i, name in enumerate(names):
-            rs = groups[name]
-            n = max(len(r["best_acc"]) for r in rs)
-            ys = np.array([[_value_at(r["best_acc"], t) for t in range(1, n + 1)] for r in rs])
-            regret = optimum - ys
-            mean, std = regret.mean(axis=0), regret.std(axis=0)
-            x = np.arange(1, n + 1)
-            color = f"C{i % 10}"
-            style = "-" if i < 10 else "--"
-            ax.plot(x, np.maximum(mean, REGRET_FLOOR), style, color=color, label=name)
-            ax.fill_between(
-                x,
-                np.maximum(mean - std, REGRET_FLOOR),
-                np.maximum(mean + std, REGRET_FLOOR),
-                color=color,
-                alpha=0.12,
-            )
-        for t in marks:
-            ax.axvline(t, color="0.6", lw=0.6, ls=":")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(label)
-        ax.set_xlabel("trainings")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7, loc="lower left")
-    axes[0][0].set_ylabel(f"regret to the optimum {optimum:.2f} (points, log)")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    with figure(
+        path, figsize=(6.2 * len(kinds), 4.6), ncols=len(kinds), sharey=True, squeeze=False
+    ) as (fig, axes):
+        for ax, (label, names) in zip(axes[0], kinds.items()):
+            for i, name in enumerate(names):
+                rs = groups[name]
+                n = max(len(r["best_acc"]) for r in rs)
+                ys = np.array([[_value_at(r["best_acc"], t) for t in range(1, n + 1)] for r in rs])
+                regret = optimum - ys
+                mean, std = regret.mean(axis=0), regret.std(axis=0)
+                x = np.arange(1, n + 1)
+                color = f"C{i % 10}"
+                style = "-" if i < 10 else "--"
+                ax.plot(x, np.maximum(mean, REGRET_FLOOR), style, color=color, label=name)
+                ax.fill_between(
+                    x,
+                    np.maximum(mean - std, REGRET_FLOOR),
+                    np.maximum(mean + std, REGRET_FLOOR),
+                    color=color,
+                    alpha=0.12,
+                )
+            for t in marks:
+                ax.axvline(t, color="0.6", lw=0.6, ls=":")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(label)
+            ax.set_xlabel("trainings")
+            ax.grid(alpha=0.3, which="both")
+            ax.legend(fontsize=7, loc="lower left")
+        axes[0][0].set_ylabel(f"regret to the optimum {optimum:.2f} (points, log)")
+        if title:
+            fig.suptitle(title)
+    return Path(path)
