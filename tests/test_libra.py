@@ -394,3 +394,165 @@ def test_fit_on_published_naslib_scores(data_dir):
     assert model.selected[0] == "nwot"
     assert len(model.selected) == 3
     assert libra.spearman(model.score_table(table), acc) > model.spearman["nwot"]
+
+
+# --- fit options: entry="bootstrap" and reference= -------------------------------------------------
+
+
+def _twins(n: int = 60, seed: int = 1) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    acc = rng.normal(size=n)
+    table = {
+        "best": acc + 0.3 * rng.normal(size=n),
+        "junk": rng.normal(size=n),  # ρ < 0: snr weight 0, fusing it changes nothing
+        "twin": acc + 0.3 * rng.normal(size=n),  # independent noise: fusing it helps
+    }
+    return table, acc
+
+
+def test_bootstrap_refuses_a_duplicate_member_and_keeps_a_helpful_one():
+    table, acc, params = _table()
+    window = libra.fit(table, acc, params, window=0.3, directions=MAX(table))
+    model = libra.fit(table, acc, params, window=0.3, directions=MAX(table), entry="bootstrap")
+    assert window.selected == ["best", "copy", "sizeish"]
+    # The duplicate of z1 ranks the rows exactly as z1: it raises ρ in no resample.
+    assert model.entry_support == {"copy": 0.0, "sizeish": 1.0}
+    assert model.selected == ["best", "sizeish"]
+    assert model.fallback == "bootstrap refused copy (0.00 < 0.9)"
+    assert (model.entry, model.entry_level, model.entry_resamples, model.entry_seed) == (
+        "bootstrap",
+        0.9,
+        200,
+        0,
+    )
+    # Selection statistics are those of the window rule; only the members differ.
+    assert model.window == window.window and model.information_gain == window.information_gain
+
+
+def test_bootstrap_refuses_a_useless_member_that_the_window_admits():
+    table, acc = _twins()
+    window = libra.fit(table, acc, acc, window=2.0, directions=MAX(table))
+    model = libra.fit(table, acc, acc, window=2.0, directions=MAX(table), entry="bootstrap")
+    assert window.selected == ["best", "twin", "junk"] and window.fallback is None
+    assert model.selected == ["best", "twin"]
+    assert model.entry_support == {"twin": 0.975, "junk": 0.0}
+    assert model.fallback == "bootstrap refused junk (0.00 < 0.9)"
+    # A stricter level than twin's support refuses it too: LIBRA falls back to z1 alone.
+    alone = libra.fit(
+        table, acc, acc, window=2.0, directions=MAX(table), entry="bootstrap", entry_level=0.98
+    )
+    assert alone.selected == ["best"]
+    np.testing.assert_array_equal(
+        alone.score_table(table),
+        libra.fit({"best": table["best"]}, acc, acc, directions={"best": "max"}).score_table(table),
+    )
+
+
+def test_bootstrap_support_counts_strict_improvements_on_paired_resamples():
+    from lswag_plugin.libra._entry import bootstrap_rows, bootstrap_support
+
+    y = np.arange(12.0)
+    rows = bootstrap_rows(12, 40, 3)
+    assert rows.shape == (40, 12) and rows.min() >= 0 and rows.max() < 12
+    np.testing.assert_array_equal(rows, bootstrap_rows(12, 40, 3))
+    assert bootstrap_support(-y, y, y, rows) == 1.0
+    assert bootstrap_support(y, -y, y, rows) == 0.0
+    assert bootstrap_support(y, y.copy(), y, rows) == 0.0  # equal ρ is not a gain
+
+
+def test_default_fit_is_the_window_rule_and_its_file_has_no_new_keys():
+    table, acc, params = _table()
+    model = libra.fit(table, acc, params, window=0.3, directions=MAX(table))
+    explicit = libra.fit(
+        table, acc, params, window=0.3, directions=MAX(table), entry="window", reference=None
+    )
+    assert model.to_dict() == explicit.to_dict()
+    keys = set(model.to_dict())
+    assert not keys & {"n_reference", "entry", "entry_level", "entry_resamples", "entry_seed"}
+    assert "entry_support" not in keys and "entry" not in model.summary()
+
+
+def test_reference_fits_the_quantiles_on_unlabelled_rows():
+    table, acc, params = _table(n=400)
+    fit_rows = np.arange(40)
+    labelled = {k: v[fit_rows] for k, v in table.items()}
+    plain = libra.fit(labelled, acc[fit_rows], params[fit_rows], window=0.3, directions=MAX(table))
+    model = libra.fit(
+        labelled,
+        acc[fit_rows],
+        params[fit_rows],
+        window=0.3,
+        directions=MAX(table),
+        reference=table,
+    )
+    # The selection uses the labelled rows only; the transforms use all 400 unlabelled rows.
+    assert model.selected == plain.selected and model.spearman == plain.spearman
+    assert model.n_reference == 400 and plain.n_reference is None
+    best = model.members[0]
+    assert len(best.reference) == 400 and len(plain.members[0].reference) == 40
+    assert best.reference == tuple(np.sort(table["best"]))
+    # A candidate above every fit row saturates the fit-row quantile but not the reference's.
+    top = float(np.sort(table["best"])[-3])
+    assert plain.members[0].quantile(np.array([top]))[0] == 1.0
+    assert best.quantile(np.array([top]))[0] == pytest.approx(1 - 2.5 / 400)
+    assert model.score({k: float(v[0]) for k, v in table.items()}) != plain.score(
+        {k: float(v[0]) for k, v in table.items()}
+    )
+
+
+def test_options_survive_the_file_round_trip(tmp_path):
+    table, acc, params = _table()
+    model = libra.fit(
+        {k: v[:80] for k, v in table.items()},
+        acc[:80],
+        params[:80],
+        window=0.3,
+        directions=MAX(table),
+        reference=table,
+        entry="bootstrap",
+        entry_level=0.8,
+        entry_resamples=50,
+        entry_seed=7,
+    )
+    loaded = libra.load(model.save(tmp_path / "libra.json"))
+    assert loaded == model
+    assert loaded.summary()["entry_support"] == model.entry_support
+    assert (loaded.entry_level, loaded.entry_resamples, loaded.entry_seed) == (0.8, 50, 7)
+    assert loaded.n_reference == 400
+    np.testing.assert_array_equal(loaded.score_table(table), model.score_table(table))
+    bad = model.to_dict() | {"entry": "vote"}
+    with pytest.raises(LibraError, match="unknown entry rule 'vote'"):
+        libra.LibraModel.from_dict(bad)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"entry": "vote"}, r"unknown entry rule 'vote'; choose one of \('window', 'bootstrap'\)"),
+        ({"entry_level": 0.0}, r"entry_level must be in \(0, 1\]"),
+        ({"entry_level": 1.5}, r"entry_level must be in \(0, 1\]"),
+        ({"entry_resamples": 0}, "entry_resamples must be >= 1"),
+        ({"entry_resamples": 2.5}, "entry_resamples must be an integer"),
+        ({"reference": [1.0, 2.0]}, "reference must map each proxy column"),
+        ({"reference": {"b": [1.0]}}, "reference has no column 'a'.*reference=None"),
+        (
+            {
+                "reference": {"a": [1.0, 2.0], "b": [1.0]},
+                "scores": {"a": [1.0, 2, 3], "b": [3.0, 2, 1]},
+            },
+            "one length",
+        ),
+        ({"reference": {"a": []}}, "non-empty"),
+        ({"reference": {"a": ["x"]}}, "not numeric"),
+    ],
+)
+def test_fit_rejects_bad_options(kwargs, match):
+    args = {
+        "scores": {"a": [1.0, 2.0, 3.0]},
+        "accuracy": [1.0, 2.0, 3.0],
+        "params": [1.0, 2.0, 3.0],
+    }
+    args.update(kwargs)
+    scores = args.pop("scores")
+    with pytest.raises(LibraError, match=match):
+        libra.fit(scores, args.pop("accuracy"), args.pop("params"), directions=MAX(scores), **args)

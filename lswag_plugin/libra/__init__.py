@@ -33,6 +33,11 @@ Member weights (``weighting``): ``"equal"``, or ``"snr"``: member h weighs ``ρ_
 accuracy plus independent noise, ρ_h² / (1 − ρ_h²) would be its signal-to-noise ratio and these the
 inverse-variance weights; a window that admits a member much weaker than z1 then costs little.
 
+Options of :func:`fit` (defaults keep the paper's rule; docs/libra.md has the benchmark):
+``reference=`` fits the members' quantiles on unlabelled scores (more rows than the labelled ones);
+``entry="bootstrap"`` admits z2/z3 only if they raise ρ on the fit rows in a paired bootstrap
+(``lswag_plugin.libra._entry``).
+
 Fallback when the window holds fewer than three proxies: the model keeps the members the window holds
 (``z1`` alone, or ``z1`` and ``z2``) and fuses those; it never reaches outside the window (proxies more
 than ``window`` below ``z1`` in ρ are what the window exists to keep out). ``LibraModel.fallback`` says
@@ -45,7 +50,7 @@ statistics (:func:`spearman`, :func:`information_gain`, :func:`bias`) are those 
 a constant column counted as 0.
 
 Layout: ``_model`` (:class:`LibraModel`, :class:`MemberTransform`, fusion, weights, JSON files),
-``_fit`` (the selection, :func:`fit`), ``_proxy`` (the registered ``libra`` proxy, registered when
+``_fit`` (the selection, :func:`fit`), ``_entry`` (the member-entry rules), ``_proxy`` (the registered ``libra`` proxy, registered when
 this package is imported).
 
 Example:
@@ -68,6 +73,7 @@ Example:
 """
 
 from lswag_plugin.errors import LibraError
+from lswag_plugin.libra._entry import ENTRY_RULES
 from lswag_plugin.libra._fit import bias, fit, information_gain, registry_directions, spearman
 from lswag_plugin.libra._model import (
     FUSION_RULES,
@@ -84,6 +90,7 @@ from lswag_plugin.libra._model import (
 from lswag_plugin.libra._proxy import LIBRA_MODEL_ENV, load_model, model_path
 
 __all__ = [
+    "ENTRY_RULES",
     "FUSION_RULES",
     "LIBRA_MODEL_ENV",
     "MODEL_FORMAT",

@@ -16,6 +16,7 @@ import numpy as np
 from lswag_plugin import stats
 from lswag_plugin.engine.registry import available
 from lswag_plugin.errors import LibraError
+from lswag_plugin.libra._entry import ENTRY_RULES, bootstrap_rows, bootstrap_support
 from lswag_plugin.libra._model import (
     FUSION_RULES,
     WEIGHTINGS,
@@ -120,6 +121,11 @@ def fit(
     fusion: str = "logrank",
     weighting: str = "snr",
     target: str | None = None,
+    reference: Mapping[str, ArrayLike] | None = None,
+    entry: str = "window",
+    entry_level: float = 0.9,
+    entry_resamples: int = 200,
+    entry_seed: int = 0,
 ) -> LibraModel:
     """Returns the LIBRA combined proxy fitted on a labelled sample (Algorithm 1 of the paper).
 
@@ -135,10 +141,23 @@ def fit(
         fusion: ``"logrank"`` (default), ``"rank"`` or ``"zscore"``; see :mod:`lswag_plugin.libra`.
         weighting: ``"snr"`` (default) or ``"equal"`` member weights; see :mod:`lswag_plugin.libra`.
         target: Name of the accuracy column (stored for reference).
+        reference: Unlabelled scores (proxy name → values, one per architecture, every column of
+            ``scores``; e.g. all scored rows of the pool, or a random sample of the space): when
+            given, each member's transform (log choice, mean, std and the sorted sample its quantiles
+            are taken in) is fitted on these rows instead of the labelled fit rows. Scores need no
+            labels, so the quantiles can rest on many more rows than the labelled ones. The selection
+            (ρ, information gain, bias) always uses the labelled rows.
+        entry: ``"window"`` (default, the paper): z2 and z3 enter when the window holds them.
+            ``"bootstrap"``: each also needs to raise ρ on the fit rows in at least ``entry_level``
+            of ``entry_resamples`` paired bootstrap resamples (see ``lswag_plugin.libra._entry``).
+        entry_level: Fraction of resamples a member must win under ``"bootstrap"`` (in (0, 1]).
+        entry_resamples: Bootstrap resamples under ``"bootstrap"`` (>= 1).
+        entry_seed: Seed of the resamples under ``"bootstrap"``.
 
     Raises:
         LibraError: Empty table, columns of different lengths, fewer than 3 rows, a column without
-            a direction, bad arguments.
+            a direction, bad arguments (a reference without a column of ``scores``, an unknown
+            ``entry`` rule, a level outside (0, 1]).
 
     Example:
         >>> import numpy as np
@@ -160,6 +179,14 @@ def fit(
         raise LibraError(f"window must be in (0, 2], got {window}")
     if bins < 2:
         raise LibraError(f"bins must be >= 2, got {bins}")
+    if entry not in ENTRY_RULES:
+        raise LibraError(f"unknown entry rule {entry!r}; choose one of {ENTRY_RULES}")
+    if not 0 < entry_level <= 1:
+        raise LibraError(f"entry_level must be in (0, 1], got {entry_level}")
+    if isinstance(entry_resamples, bool) or not isinstance(entry_resamples, int | np.integer):
+        raise LibraError(f"entry_resamples must be an integer >= 1, got {entry_resamples!r}")
+    if entry_resamples < 1:
+        raise LibraError(f"entry_resamples must be >= 1, got {entry_resamples}")
     y = _as_float_array(accuracy, "accuracy")
     size = _as_float_array(params, "params")
     columns = {str(k): _as_float_array(v, str(k)) for k, v in scores.items()}
@@ -175,6 +202,7 @@ def fit(
     if not np.isfinite(y).all():
         raise LibraError("the accuracy column has NaN/inf values; drop those rows first")
     signs = _signs(columns, directions)
+    ref_columns = _reference_columns(reference, columns)
     oriented = {k: signs[k] * _finite_or_lowest(v) for k, v in columns.items()}
     rho = {k: spearman(v, y) for k, v in oriented.items()}
     order = sorted(columns, key=lambda k: -rho[k])  # stable: ties keep column order
@@ -195,10 +223,27 @@ def fit(
     if len(selected) < 3:
         names = ", ".join(f"z{i + 1}" for i in range(len(selected)))
         fallback = f"window holds {len(windowed)} prox{'y' if len(windowed) == 1 else 'ies'}: fused {names}"
-    members = [MemberTransform.from_sample(k, columns[k], sign=signs[k]) for k in selected]
+    source = columns if ref_columns is None else ref_columns
+    transforms = {k: MemberTransform.from_sample(k, source[k], sign=signs[k]) for k in selected}
+    support: dict[str, float] = {}
+    if entry == "bootstrap" and len(selected) > 1:
+        rows = bootstrap_rows(n, int(entry_resamples), int(entry_seed))
+        accepted = [z1]
+        for k in selected[1:]:
+            current = _fused(accepted, transforms, fusion, weighting, rho, columns)
+            trial = _fused([*accepted, k], transforms, fusion, weighting, rho, columns)
+            support[k] = bootstrap_support(current, trial, y, rows)
+            if support[k] >= entry_level:
+                accepted.append(k)
+        refused = [k for k in selected if k not in accepted]
+        if refused:
+            why = ", ".join(f"{k} ({support[k]:.2f} < {entry_level:g})" for k in refused)
+            note = f"bootstrap refused {why}"
+            fallback = note if fallback is None else f"{fallback}; {note}"
+        selected = accepted
     return LibraModel(
         selected=selected,
-        members=members,
+        members=[transforms[k] for k in selected],
         fusion=fusion,
         weighting=weighting,
         spearman=rho,
@@ -211,4 +256,56 @@ def fit(
         fallback=fallback,
         n_fit=n,
         target=target,
+        n_reference=None if ref_columns is None else len(next(iter(ref_columns.values()))),
+        entry=entry,
+        entry_level=float(entry_level) if entry == "bootstrap" else None,
+        entry_resamples=int(entry_resamples) if entry == "bootstrap" else None,
+        entry_seed=int(entry_seed) if entry == "bootstrap" else None,
+        entry_support=support,
     )
+
+
+def _fused(
+    names: list[str],
+    transforms: Mapping[str, MemberTransform],
+    fusion: str,
+    weighting: str,
+    rho: Mapping[str, float],
+    columns: Mapping[str, np.ndarray],
+) -> np.ndarray:
+    """The fused score of the fit rows with the members ``names`` (as the final model would fuse them)."""
+    model = LibraModel(
+        selected=list(names),
+        members=[transforms[k] for k in names],
+        fusion=fusion,
+        weighting=weighting,
+        spearman=dict(rho),
+    )
+    return model.score_table(columns)
+
+
+def _reference_columns(
+    reference: Mapping[str, ArrayLike] | None, columns: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray] | None:
+    """Returns the validated unlabelled reference columns (one per proxy column), or None."""
+    if reference is None:
+        return None
+    if not isinstance(reference, Mapping):
+        raise LibraError(
+            "reference must map each proxy column to its unlabelled scores, got "
+            f"{type(reference).__name__}"
+        )
+    missing = [k for k in columns if k not in reference]
+    if missing:
+        raise LibraError(
+            f"reference has no column {', '.join(map(repr, missing))}: pass unlabelled scores for "
+            "every proxy column of scores (e.g. every scored row of the pool), or reference=None"
+        )
+    ref = {k: _as_float_array(reference[k], f"reference[{k!r}]") for k in columns}
+    lengths = {len(v) for v in ref.values()}
+    if len(lengths) != 1 or 0 in lengths:
+        raise LibraError(
+            "reference columns must be non-empty and of one length (one value per unlabelled "
+            f"architecture), got lengths {sorted(lengths)}"
+        )
+    return ref

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from lswag_plugin.errors import LibraError
+from lswag_plugin.libra._entry import ENTRY_RULES
 from lswag_plugin.output import from_json_float, json_safe
 
 __all__ = [
@@ -171,6 +172,13 @@ class LibraModel:
         fallback: Why fewer than three members were chosen, or None.
         n_fit: Rows of the fit sample.
         target: Name of the accuracy column the model was fitted on (informational).
+        n_reference: Rows of the unlabelled reference the members' transforms were fitted on (None:
+            the fit rows; see ``fit(reference=)``).
+        entry: How z2 and z3 entered: ``"window"`` (the paper) or ``"bootstrap"`` (see ``fit(entry=)``).
+        entry_level: The bootstrap level (None under ``"window"``).
+        entry_resamples: The bootstrap resamples (None under ``"window"``).
+        entry_seed: The bootstrap seed (None under ``"window"``).
+        entry_support: Per tested member, the fraction of resamples in which it raised ρ.
 
     Example:
         >>> import numpy as np
@@ -199,8 +207,16 @@ class LibraModel:
     fallback: str | None = None
     n_fit: int = 0
     target: str | None = None
+    n_reference: int | None = None
+    entry: str = "window"
+    entry_level: float | None = None
+    entry_resamples: int | None = None
+    entry_seed: int | None = None
+    entry_support: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.entry not in ENTRY_RULES:
+            raise LibraError(f"unknown entry rule {self.entry!r}; choose one of {ENTRY_RULES}")
         if self.fusion not in FUSION_RULES:
             raise LibraError(f"unknown fusion rule {self.fusion!r}; choose one of {FUSION_RULES}")
         if self.weighting not in WEIGHTINGS:
@@ -256,6 +272,9 @@ class LibraModel:
         out = asdict(self)
         out["format"] = MODEL_FORMAT
         out["members"] = [asdict(m) | {"reference": list(m.reference)} for m in self.members]
+        for key, default in _OPTIONAL_DEFAULTS.items():
+            if out[key] == default:  # a default model's file is what it was before these options
+                del out[key]
         return json_safe(out)
 
     @classmethod
@@ -276,6 +295,10 @@ class LibraModel:
             kwargs["target_bias"] = from_json_float(kwargs.get("target_bias"))
             for key in ("spearman", "information_gain", "bias"):
                 kwargs[key] = {k: from_json_float(v) for k, v in kwargs.get(key, {}).items()}
+            if "entry_support" in kwargs:
+                kwargs["entry_support"] = {
+                    k: from_json_float(v) for k, v in kwargs["entry_support"].items()
+                }
             members = [
                 MemberTransform(**(dict(m) | {"reference": tuple(m.get("reference", ()))}))
                 for m in data["members"]
@@ -309,7 +332,22 @@ class LibraModel:
             "target_bias": self.target_bias,
             "fallback": self.fallback,
             "n_fit": self.n_fit,
+        } | {
+            key: getattr(self, key)
+            for key, default in _OPTIONAL_DEFAULTS.items()
+            if getattr(self, key) != default
         }
+
+
+#: Fields written to a model file (and its summary) only when they differ from these defaults.
+_OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "n_reference": None,
+    "entry": "window",
+    "entry_level": None,
+    "entry_resamples": None,
+    "entry_seed": None,
+    "entry_support": {},
+}
 
 
 def load(path: str | os.PathLike[str]) -> LibraModel:
