@@ -155,8 +155,8 @@ def build_pit(
 
     spec = _canonical(arch, None)
     if resolution < patch_size:
-        raise ValueError(
-            f"resolution must be at least the patch size {patch_size}, got {resolution}"
+        raise BadArchitecture(
+            f"pit: resolution must be at least the patch size {patch_size}, got {resolution}"
         )
     model = PoolingVisionTransformer(
         img_size=resolution,
@@ -219,8 +219,8 @@ class PiT(SearchSpace):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be a positive integer, got {value!r}")
         if resolution < patch_size:
-            raise ValueError(
-                f"resolution must be at least the patch size {patch_size}, got {resolution}"
+            raise BadArchitecture(
+                f"pit: resolution must be at least the patch size {patch_size}, got {resolution}"
             )
         self.default_resolution = resolution
         self.patch_size = patch_size
