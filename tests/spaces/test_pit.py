@@ -170,6 +170,16 @@ def test_score_runs() -> None:
 def test_a_resolution_below_the_patch_size_is_one_line_and_exit_2(capsys) -> None:
     from lswag_plugin.cli import main
 
-    args = ["search", "--space", "pit", "--strategy", "random", "--proxy", "params", "--budget", "2"]
+    args = [
+        "search",
+        "--space",
+        "pit",
+        "--strategy",
+        "random",
+        "--proxy",
+        "params",
+        "--budget",
+        "2",
+    ]
     assert main([*args, "--resolution", "8", "--batch-size", "2"]) == 2
     assert "resolution must be at least the patch size 16, got 8" in capsys.readouterr().err
