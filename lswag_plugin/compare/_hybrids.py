@@ -192,9 +192,8 @@ class NNIScreenedEvolution(HybridStrategy):
         import nni
         from nni.nas import strategy
         from nni.nas.evaluator import Evaluator
-        from nni.nas.experiment import NasExperiment
-        from nni.nas.hub.pytorch import NasBench201
 
+        from lswag_plugin.compare._strategies import run_nni_experiment
         from lswag_plugin.nni import nb201_arch_from_sample, sequential_config
 
         seen: list[float] = []
@@ -236,16 +235,5 @@ class NNIScreenedEvolution(HybridStrategy):
             max_trial_number=self.max_trials_per_training * run.trained.budget
         )
         config.execution_engine.continue_on_failure = False  # BudgetSpent ends the experiment
-        logger = logging.getLogger("nni")  # importing nni set it to INFO, printed on stdout
-        level = logger.level
-        logger.setLevel(logging.CRITICAL)  # a gated candidate "fails" by design: not worth a line
-        try:
-            exp = NasExperiment(NasBench201(), _Gated(), search, config)
-            try:
-                exp.run()
-            except BudgetSpent:
-                pass
-            finally:
-                exp.stop()
-        finally:
-            logger.setLevel(level)
+        # A gated candidate "fails" by design: not worth a log line.
+        run_nni_experiment(_Gated(), search, config, log_level=logging.CRITICAL)

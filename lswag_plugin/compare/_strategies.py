@@ -85,8 +85,6 @@ def _nni_evolution(space: SearchSpace, track: Track, *, budget: int, seed: int) 
     import nni
     from nni.nas import strategy
     from nni.nas.evaluator import Evaluator
-    from nni.nas.experiment import NasExperiment
-    from nni.nas.hub.pytorch import NasBench201
 
     from lswag_plugin.nni import nb201_arch_from_sample, sequential_config
 
@@ -111,16 +109,28 @@ def _nni_evolution(space: SearchSpace, track: Track, *, budget: int, seed: int) 
     search = strategy.RegularizedEvolution(
         population_size=50, sample_size=10, seed=seed, dedup=True
     )
-    logger = logging.getLogger("nni")  # importing nni set it to INFO, printed on stdout
-    level = logger.level
-    logger.setLevel(logging.WARNING)
     if pool is None:
         config = sequential_config(max_trial_number=budget)
     else:  # distinct NNI samples can share a nearest pool member (a free repeat): more trials
         config = sequential_config(max_trial_number=50 * budget)
         config.execution_engine.continue_on_failure = False  # BudgetSpent ends the experiment
+    run_nni_experiment(_Tracked(), search, config, log_level=logging.WARNING)
+
+
+def run_nni_experiment(evaluator: Any, search: Any, config: Any, *, log_level: int) -> None:
+    """Runs an in-process NNI experiment over NAS-Bench-201 until its trials or the budget end.
+
+    ``BudgetSpent`` raised by the evaluator ends it; NNI's logger (set to INFO, on stdout, when nni is
+    imported) is held at ``log_level`` meanwhile, and the experiment is always stopped.
+    """
+    from nni.nas.experiment import NasExperiment
+    from nni.nas.hub.pytorch import NasBench201
+
+    logger = logging.getLogger("nni")
+    level = logger.level
+    logger.setLevel(log_level)
     try:
-        exp = NasExperiment(NasBench201(), _Tracked(), search, config)
+        exp = NasExperiment(NasBench201(), evaluator, search, config)
         try:
             exp.run()
         except BudgetSpent:
