@@ -65,10 +65,14 @@ class Table:
 
     @staticmethod
     def sample(rows: list[dict[str, Any]], n: int | None, seed: int) -> list[dict[str, Any]]:
-        """Returns ``n`` rows drawn without replacement with ``seed`` (all rows, in order, if ``n`` is None)."""
-        if n is None or n >= len(rows):
+        """Returns ``n`` rows drawn without replacement with ``seed``, in random order.
+
+        ``n`` of at least the number of rows gives every row, shuffled (so an interrupted run is still a
+        random subset); ``n`` None gives every row in table order.
+        """
+        if n is None:
             return list(rows)
-        idx = np.random.default_rng(seed).choice(len(rows), size=n, replace=False)
+        idx = np.random.default_rng(seed).choice(len(rows), size=min(n, len(rows)), replace=False)
         return [rows[i] for i in idx]
 
 

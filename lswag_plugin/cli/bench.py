@@ -37,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--sample",
         type=positive_int,
         default=None,
-        help="architectures to draw, in random order (default: all rows, in order); interrupted "
-        "(Ctrl-C), bench reports the rows scored so far",
+        help="architectures to draw, in random order (at least the table's rows: all, shuffled; "
+        "default: all rows, in table order); interrupted (Ctrl-C), bench reports the rows scored so far",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the sample (and of scoring)")
     p.add_argument("--out", default=None, help="write per-architecture scores to this CSV")

@@ -28,3 +28,11 @@ def test_tables_csv_and_json(tmp_path):
     rows, skipped = read_table(tmp_path / "t.json").labelled("acc")
     assert skipped == 1 and rows[0]["arch"] == {"d": 2}
     assert Table.sample(list(range(10)), 3, 0) == Table.sample(list(range(10)), 3, 0)
+
+
+def test_sample_of_all_rows_is_a_seeded_shuffle():
+    rows = list(range(50))
+    every = Table.sample(rows, 50, 0)
+    assert sorted(every) == rows and every != rows
+    assert Table.sample(rows, 80, 0) == every  # more than the rows: still every row, once
+    assert Table.sample(rows, None, 0) == rows  # no sample: table order
