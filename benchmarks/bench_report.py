@@ -30,6 +30,8 @@ from lswag_plugin import libra
 from lswag_plugin.stats import spearman
 
 _PUBLISHED = "published_"
+#: Fewest held-out rows a LIBRA split must leave for a rank correlation.
+_MIN_HELD_OUT = 3
 #: Columns that are not scores: the architecture, the table's metadata, accuracies.
 _NOT_SCORES = {"arch", "arch_str", "idx", "index", "key", "naslib_key"}
 
@@ -148,20 +150,28 @@ def main() -> None:
 
     registered = {s.name for s in available()}
     pool = args.pool.split(",") if args.pool else [k for k in ours if k in registered]
-    result = libra_splits(
-        ours,
-        target,
-        columns[args.params_column],
-        pool,
-        fraction=args.fraction,
-        splits=args.splits,
-    )
-    print(
-        f"\nLIBRA, {args.fraction:.0%} fit ({result['fit_rows']} rows) / rest, {args.splits} splits, "
-        f"pool {','.join(pool)}: held-out ρ {result['mean']:.3f} ± {result['std']:.3f} "
-        f"(best single pool member on the same held-out rows, in hindsight: "
-        f"{result['best_single_in_hindsight_mean']:.3f}); selected: {result['selected'][:3]} ..."
-    )
+    n_fit = max(3, round(args.fraction * len(target)))
+    result: dict[str, object] | None = None
+    if len(target) - n_fit < _MIN_HELD_OUT:
+        print(
+            f"\nLIBRA: skipped ({len(target)} rows leave {len(target) - n_fit} held out after "
+            f"fitting on {n_fit}; needs {_MIN_HELD_OUT})"
+        )
+    else:
+        result = libra_splits(
+            ours,
+            target,
+            columns[args.params_column],
+            pool,
+            fraction=args.fraction,
+            splits=args.splits,
+        )
+        print(
+            f"\nLIBRA, {args.fraction:.0%} fit ({result['fit_rows']} rows) / rest, {args.splits} "
+            f"splits, pool {','.join(pool)}: held-out ρ {result['mean']:.3f} ± {result['std']:.3f} "
+            f"(best single pool member on the same held-out rows, in hindsight: "
+            f"{result['best_single_in_hindsight_mean']:.3f}); selected: {result['selected'][:3]} ..."
+        )
     print(
         json.dumps(
             {"n": len(target), "ranking": ranking, "agreement": agreement, "libra": result},
