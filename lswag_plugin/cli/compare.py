@@ -435,14 +435,14 @@ def _run_trainings(
     names = [e for e in (args.evaluators or "meco").split(",") if e]
     budget = max(args.trainings)
     out = Path(args.out)
+    hybrids = any(s in HYBRID_RUNNERS for s in strategies)
     columns = [args.target, args.train_metric]
-    if any(s in HYBRID_RUNNERS for s in strategies):
+    if hybrids:
         columns += [n[len(_COLUMN) :] for n in names if n.startswith(_COLUMN)]
     searched, pool_notes = _pool_space(args, space, table, columns, budget)
     if searched is not space:
         accuracy = {k: accuracy[k] for k in searched.keys}
     zero_cost = [n for n in names if n != "oracle" and not n.startswith(_COLUMN)]
-    hybrids = any(s in HYBRID_RUNNERS for s in strategies)
     cache = _open_cache(args, bool(zero_cost) and hybrids)
     # One grid per proxy: each is scored alone and charged its own seconds (not a shared pass).
     grids = (

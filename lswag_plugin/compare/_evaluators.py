@@ -18,6 +18,14 @@ __all__ = ["CompareError", "TableOracle", "ZeroCostGrid"]
 _ALONE = frozenset({"params", "flops"})
 
 
+def not_in_table(key: str) -> CompareError:
+    """The error for an architecture the accuracy table lacks (the table oracle, tracks, trainings)."""
+    return CompareError(
+        f"architecture {key!r} is not in the accuracy table; use a full table, or restrict the "
+        "search to the table (a PoolSpace; lswag compare --pool table)"
+    )
+
+
 class TableOracle:
     """The reference evaluator: an architecture's trained accuracy looked up in a table (no network built).
 
@@ -47,10 +55,7 @@ class TableOracle:
         for arch in archs:
             key = self.space.encode(arch)
             if key not in self.accuracy:
-                raise CompareError(
-                    f"architecture {key!r} is not in the accuracy table; use a full table, or "
-                    "restrict the search to the table (a PoolSpace; lswag compare --pool table)"
-                )
+                raise not_in_table(key)
             out.append((float(self.accuracy[key]), 0.0))
         return out
 

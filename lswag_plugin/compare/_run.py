@@ -21,6 +21,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: appends are not locked
     fcntl = None  # type: ignore[assignment]
 
+from lswag_plugin.compare._evaluators import not_in_table
 from lswag_plugin.compare._strategies import HYBRID_RUNNERS, RUNNERS, BudgetSpent
 from lswag_plugin.errors import CompareError, UnknownStrategy
 from lswag_plugin.search._budget import Budget
@@ -89,10 +90,7 @@ def run_one(
             scoring[0] += time.perf_counter() - t0
             for key, (fit, cost) in zip(new, results):
                 if key not in accuracy:
-                    raise CompareError(
-                        f"architecture {key!r} is not in the accuracy table; use a full table, or "
-                        "restrict the search to the table (a PoolSpace; lswag compare --pool table)"
-                    )
+                    raise not_in_table(key)
                 evaluated.add(key, fit)
                 charged[0] += cost
                 best.append(float(accuracy[evaluated.best_key]))
@@ -268,10 +266,7 @@ def run_trained(
         if new:
             for key, (fit, _) in zip(new, call(train, new)):
                 if key not in accuracy:
-                    raise CompareError(
-                        f"architecture {key!r} is not in the accuracy table; use a full table, or "
-                        "restrict the search to the table (a PoolSpace; lswag compare --pool table)"
-                    )
+                    raise not_in_table(key)
                 trained.add(key, fit)
                 best.append(float(accuracy[trained.best_key]))
                 counts.append(len(screened.scores))
@@ -362,9 +357,7 @@ def run_trainings_grid(
     path.parent.mkdir(parents=True, exist_ok=True)
     index, count = _check_shard(shard)
     options = options or {}
-    meta = {"train_metric": train_metric, "target": target}
-    if _pool(space) is not None:
-        meta["pool"] = _pool(space)
+    meta = _with_pool({"train_metric": train_metric, "target": target}, space)
     done = {_trainings_key(r) for r in load_runs(path) if r.get("mode") == "trainings"}
     wanted = set()
     groups = [(seed, strategy) for seed in seeds for strategy in strategies]
