@@ -1,15 +1,17 @@
 """Spearman ρ of zero-cost proxies on the 100 trained AutoFormer-Tiny ViTs, per resolution and batch.
 
-For each (resolution, batch) configuration: every architecture of the table is built at that
-resolution (init seed fixed), scored by ``lswag_plugin.score`` on real CIFAR-10 images resized to it
-(split into 2 minibatches), and ρ against each target is printed on the tuning half, the held-out half
-(a seeded split of the rows) and all rows, with the wall time of the whole run. Scores go through the
-score cache: a second run of the same configuration reads them back (the table shows the cache hits).
+For each (resolution, batch size) configuration: every architecture of the table is built at that
+resolution (initialised from ``--seed``, 100 classes) and scored by a :class:`~lswag_plugin.engine.Scorer`
+on real CIFAR-10 images resized to it (split into ``--minibatches``), and ρ against each target is printed
+on the tuning half, the held-out half (a seeded split of the rows) and all rows, with the wall time of the
+whole run. Scores go through the score cache under the library's key
+(:meth:`~lswag_plugin.engine.ScoringConfig.cache_key`: batch, settings, proxy versions and options): a
+second run of the same configuration reads them back (the table shows the cache hits).
 
-    python benchmarks/autoformer_rho.py --resolution 32 64 --batch 32 --rows tune
-    python benchmarks/autoformer_rho.py --resolution 64 --batch 32 --json out.json
+    python benchmarks/autoformer_rho.py --resolution 32 64 --batch-size 32 --rows tune --threads 1
+    python benchmarks/autoformer_rho.py --resolution 64 --batch-size 32 --json out.json
 
-Needs ../shared/data (or $LSWAG_DATA).
+Needs ../shared/data (or $LSWAG_DATA, or --data-dir). The last line of stdout is a JSON object.
 """
 
 from __future__ import annotations
@@ -21,17 +23,18 @@ import sys
 import time
 from pathlib import Path
 
+import _common
 import numpy as np
 import torch
 
-import lswag_plugin
-from lswag_plugin.cache import CacheKey, ScoreCache, cache_version
-from lswag_plugin.data import batch_fingerprint, load_batch, shared_data_dir
+from lswag_plugin.engine import Scorer
 from lswag_plugin.spaces import get_space
 from lswag_plugin.stats import spearman
 
 PROXIES = ("lswag", "swap", "zico", "nwot", "params", "flops")
 TARGETS = ("c100_base_acc", "c100_kd_acc")
+#: Architectures scored per call of ``score_archs`` (progress is printed after each).
+CHUNK = 10
 
 
 def split_rows(n: int, seed: int) -> tuple[list[int], list[int]]:
@@ -46,101 +49,77 @@ def rho(scores: list[float], targets: list[float | None]) -> float:
 
 
 def run_config(
-    rows: list[dict],
-    indices: list[int],
-    *,
-    resolution: int,
-    batch: int,
-    seed: int,
-    proxies: tuple[str, ...],
-    cache: ScoreCache | None,
-    data: Path,
+    rows: list[dict], indices: list[int], scorer: Scorer
 ) -> tuple[dict[int, dict[str, float]], float, float, int]:
     """Scores ``rows[indices]``; returns (row → proxy → score, wall s, CPU s, cache hits)."""
-    space = get_space("autoformer-t", resolution=resolution)
+    config = scorer.config
     started, cpu_started = time.perf_counter(), time.process_time()
-    x, y = load_batch(data, batch_size=batch, seed=seed, resolution=resolution)
-    fingerprint = batch_fingerprint(x, y)
-    version = cache_version({"minibatches": 2, "init": "autoformer", "num_classes": 100})
     out: dict[int, dict[str, float]] = {}
     hits = 0
-    for done, i in enumerate(indices, 1):
-        arch = space.validate(rows[i]["arch"])
-        code = space.encode(arch)
-        keys = {
-            p: CacheKey(space.name, code, p, fingerprint, seed, resolution, version)
-            for p in proxies
-        }
-        cached = cache.get_many(list(keys.values())) if cache is not None else {}
-        if len(cached) == len(keys):
-            out[i] = {p: cached[k] for p, k in keys.items()}
-            hits += 1
-        else:
-            torch.manual_seed(seed)
-            model = space.build(arch, num_classes=100)
-            s = lswag_plugin.score(
-                model, (x, y), proxies, device="cpu", seed=seed, batch_size=None, minibatches=2
-            )
-            out[i] = {p: float(s[p]) for p in proxies}
-            if cache is not None:
-                cache.put_many({keys[p]: out[i][p] for p in proxies})
-        if done % 10 == 0:
-            elapsed = time.perf_counter() - started
-            print(
-                f"  r={resolution} b={batch}: {done}/{len(indices)} in {elapsed:.0f}s",
-                file=sys.stderr,
-                flush=True,
-            )
+    for done in range(0, len(indices), CHUNK):
+        chunk = indices[done : done + CHUNK]
+        results = scorer.score_archs([rows[i]["arch"] for i in chunk], catch=False)
+        for i, result in zip(chunk, results):
+            out[i] = {p: float(result.values[p]) for p in scorer.proxies}
+            hits += result.cached
+        elapsed = time.perf_counter() - started
+        print(
+            f"  r={config.resolution} b={config.batch_size}: {done + len(chunk)}/{len(indices)} in "
+            f"{elapsed:.0f}s",
+            file=sys.stderr,
+            flush=True,
+        )
     return out, time.perf_counter() - started, time.process_time() - cpu_started, hits
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", type=Path, default=None)
-    parser.add_argument("--data", type=Path, default=None, help="images .npz (CIFAR-10 sample)")
-    parser.add_argument("--resolution", type=int, nargs="+", default=[64])
-    parser.add_argument("--batch", type=int, nargs="+", default=[32])
+    parser.add_argument(
+        "--table",
+        type=Path,
+        default=None,
+        help="default <data-dir>/autoformer/autoformer_tiny_100.json",
+    )
+    _common.add_flags(
+        parser,
+        "data_dir",
+        *_common.SCORING,
+        "seed",
+        "cache",
+        "json",
+        many=("resolution", "batch_size"),
+        data=_common.CIFAR10,
+        resolution=64,
+        batch_size=32,
+        num_classes=100,
+        cache="auto",
+    )
     parser.add_argument("--rows", choices=("all", "tune", "heldout"), default="all")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N of --rows")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--proxies", default=",".join(PROXIES))
-    parser.add_argument("--cache", default=None, help="cache file (default: the user cache)")
-    parser.add_argument("--no-cache", action="store_true")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--bars", type=Path, default=None, help="PNG of ρ per proxy per config")
-    args = parser.parse_args(argv)
+    args = _common.parse(parser, argv)
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    root = shared_data_dir()
-    table = args.table or root / "autoformer" / "autoformer_tiny_100.json"
-    data = args.data or root / "images" / "cifar10_sample.npz"
+    table = args.table or args.data_dir / "autoformer" / "autoformer_tiny_100.json"
     rows = json.loads(Path(table).read_text())
     proxies = tuple(p.strip() for p in args.proxies.split(",") if p.strip())
     tune, held = split_rows(len(rows), args.split_seed)
     chosen = {"all": list(range(len(rows))), "tune": tune, "heldout": held}[args.rows]
     if args.limit:
         chosen = chosen[: args.limit]
-    cache = None if args.no_cache else ScoreCache(args.cache)
+    cache = _common.open_cache(args)
+    space = get_space("autoformer-t")
     print(
-        f"# {len(chosen)} rows ({args.rows}) of {table}; images {data}; threads "
+        f"# {len(chosen)} rows ({args.rows}) of {table}; images {args.data}; threads "
         f"{torch.get_num_threads()}; cache {cache.path if cache is not None else 'off'}; torch {torch.__version__}"
     )
     results = []
     for resolution in args.resolution:
-        for batch in args.batch:
-            scores, seconds, cpu, hits = run_config(
-                rows,
-                chosen,
-                resolution=resolution,
-                batch=batch,
-                seed=args.seed,
-                proxies=proxies,
-                cache=cache,
-                data=data,
-            )
+        for batch in args.batch_size:
+            config = _common.scoring_config(args, resolution=resolution, batch_size=batch)
+            scorer = Scorer(proxies, config, space=space, cache=cache)
+            scores, seconds, cpu, hits = run_config(rows, chosen, scorer)
             parts = {
                 "tune": [i for i in chosen if i in set(tune)],
                 "heldout": [i for i in chosen if i in set(held)],
@@ -185,8 +164,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['cache_hits']}/{r['scored']}",
         ]
         print("| " + " | ".join(map(str, cells)) + " |")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
     if args.bars:
         from lswag_plugin.bench.plots import rho_bars
 
@@ -200,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {rho_bars(groups, args.bars)}")
     if cache is not None:
         cache.close()
+    _common.emit({"rows": results}, args.json)
     return 0
 
 
