@@ -20,7 +20,9 @@ __all__ = [
     "BadDevice",
     "BudgetSpent",
     "CacheError",
+    "ChecksumMismatch",
     "CompareError",
+    "DataUnavailable",
     "DirectionMismatch",
     "LibraError",
     "LswagError",
@@ -28,6 +30,7 @@ __all__ = [
     "ProxyNotApplicable",
     "SearchError",
     "TrialFailed",
+    "UnknownDataset",
     "UnknownName",
     "UnknownProxy",
     "UnknownSpace",
@@ -85,6 +88,10 @@ class UnknownSpace(UnknownName):
     """A search-space name that is not registered."""
 
 
+class UnknownDataset(UnknownName):
+    """A dataset name that ``lswag data`` does not know (the message lists the known ones)."""
+
+
 class UnknownStrategy(UnknownName):
     """A search-strategy (or comparison evaluator) name that is not known."""
 
@@ -99,6 +106,37 @@ class BadBatch(LswagError):
 
 class BadData(LswagError):
     """A data source (file, folder, loader) that cannot be read."""
+
+
+class DataUnavailable(LswagError):
+    """A dataset or image set that cannot be fetched or built here (no network, a missing package, an
+    unwritable folder); the message names the command or setting that fixes it."""
+
+
+class ChecksumMismatch(DataUnavailable):
+    """A downloaded file whose sha256 is not the pinned one; it has been deleted.
+
+    Args:
+        file: The file (its place upstream or in the mirror).
+        expected: The pinned sha256.
+        actual: The sha256 of the bytes received.
+        hint: An optional last sentence (where the bytes came from, what to do).
+
+    Example:
+        >>> err = ChecksumMismatch("a/b/c/t.csv", "12ab", "34cd")
+        >>> str(err), err.actual
+        ('a/b/c/t.csv: sha256 34cd does not match the pinned 12ab; the file was deleted', '34cd')
+    """
+
+    def __init__(self, file: str, expected: str, actual: str, hint: str = "") -> None:
+        message = (
+            f"{file}: sha256 {actual} does not match the pinned {expected}; the file was deleted"
+        )
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.file, self.expected, self.actual, self.hint = file, expected, actual, hint
+
+    def __reduce__(self) -> tuple:  # picklable across worker processes
+        return type(self), (self.file, self.expected, self.actual, self.hint)
 
 
 class BadArchitecture(LswagError, ValueError):

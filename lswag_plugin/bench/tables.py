@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from lswag_plugin.data import dataset_names, resolve_table
 from lswag_plugin.errors import BadArchitecture, BadData
 
 __all__ = ["NASLIB_NB201_OPS", "Table", "nb201_from_naslib_key", "read_naslib_table", "read_table"]
@@ -81,12 +82,21 @@ def read_table(path: str | Path) -> Table:
     NASLib zero-cost file (``.json`` or ``.json.gz``; ``PATH#DATASET`` picks its dataset, see
     :func:`read_naslib_table`).
 
+    ``path`` may also be a dataset name of ``lswag data list`` (``nb201``, ``nb101``, ``nb201-zc#cifar100``
+    ...), unless a file of that name exists: its table is read from the data home, fetched and built on
+    first use (:func:`lswag_plugin.data.table_path`).
+
     Raises:
         BadData: The file is missing, empty or not a table.
+        DataUnavailable: A dataset name whose table is not fetched and cannot be now (no network); the
+            message names ``lswag data fetch NAME``.
     """
     p, dataset = _split_dataset(path)
     if not p.exists():
-        raise BadData(f"table {str(p)!r} does not exist")
+        raise BadData(
+            f"table {str(p)!r} does not exist (a path, or a dataset name: "
+            f"{', '.join(dataset_names())}; see `lswag data list`)"
+        )
     is_json = p.name.lower().endswith((".json", ".json.gz"))
     data = _load_json(p) if is_json else None
     if is_json and _naslib_datasets(data) is not None:
@@ -108,9 +118,14 @@ def read_table(path: str | Path) -> Table:
 
 
 def _split_dataset(path: str | Path) -> tuple[Path, str | None]:
-    """Splits ``PATH#DATASET`` (when ``PATH`` itself does not exist) into the path and the dataset."""
+    """Splits ``PATH#DATASET`` (when ``PATH`` itself does not exist) into the path and the dataset;
+    resolves a dataset name (``NAME`` or ``NAME#DATASET``) to its table when no such file exists."""
     p = Path(path)
     text = str(path)
+    if not p.is_file():
+        named = resolve_table(text)
+        if named is not None:
+            return named
     if not p.exists() and "#" in text:
         head, _, dataset = text.rpartition("#")
         if Path(head).exists():

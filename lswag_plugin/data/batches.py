@@ -1,4 +1,4 @@
-"""Minibatches for scoring: from tensors, a DataLoader, a ``.npz`` file, an image folder or the default.
+"""Minibatches for scoring: from tensors, a DataLoader, a ``.npz`` file, an image folder, CIFAR or the default.
 
 Every loader returns ``(x, y)``: ``x`` float32 ``(N, 3, H, W)`` normalised per channel, ``y`` int64. When a
 source holds more images than asked for, a subset is drawn with the seed, so a (source, size, seed) triple
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lswag_plugin.errors import BadBatch, BadData
+from lswag_plugin.errors import BadBatch, BadData, DataUnavailable
 
 __all__ = [
+    "CIFAR_NAMES",
     "DEFAULT_DATA_ENV",
     "batch_fingerprint",
     "default_batch",
@@ -41,6 +43,14 @@ _DEFAULT_PHOTOS = (
     "retina.jpg",
     "ihc.png",
 )
+
+#: ``--data`` names of torchvision datasets (``NAME`` or ``NAME:ROOT``): the torchvision class, and the
+#: per-channel mean and std (×255) of the training split that NB201 normalises with.
+CIFAR_NAMES = {
+    "cifar10": ("CIFAR10", (125.3, 123.0, 113.9), (63.0, 62.1, 66.7)),
+    "cifar100": ("CIFAR100", (129.3, 124.1, 112.4), (68.2, 65.4, 70.4)),
+}
+_CIFAR_SPEC = re.compile(r"^(cifar10|cifar100)(?::(.+))?$")
 
 
 def shared_data_dir(path: str | os.PathLike[str] | None = None) -> Path:
@@ -152,6 +162,40 @@ def _load_iterable(
     return x, y
 
 
+def _load_cifar(
+    name: str, root: str | None, batch_size: int | None, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded batch of the CIFAR training split, through torchvision's dataset class (its download
+    and md5 check), normalised with the split's per-channel statistics."""
+    from urllib.error import URLError
+
+    import torchvision.datasets
+
+    from lswag_plugin.data.store import data_home
+
+    class_name, mean, std = CIFAR_NAMES[name]
+    dataset_class = getattr(torchvision.datasets, class_name)
+    folder = Path(root).expanduser() if root else data_home() / "cifar"
+    try:
+        dataset = dataset_class(str(folder), train=True, download=False)
+    except RuntimeError:  # not there (or corrupted): torchvision downloads and checks its md5
+        try:
+            dataset = dataset_class(str(folder), train=True, download=True)
+        except (URLError, OSError, RuntimeError) as exc:
+            reason = " ".join(str(getattr(exc, "reason", exc)).split())[:160]
+            raise DataUnavailable(
+                f"cannot download {class_name} into {folder} ({type(exc).__name__}: {reason}): "
+                f"connect to the internet once, or extract torchvision's {class_name} files there "
+                f"(pass --data {name}:FOLDER to use another folder), or pass a .npz batch or an "
+                "image folder"
+            ) from exc
+    images = np.asarray(dataset.data)
+    idx = _subset(len(images), batch_size, seed)
+    x = _from_uint8_hwc(images[idx])
+    x = (x - torch.tensor(mean).view(1, 3, 1, 1) / 255) / (torch.tensor(std).view(1, 3, 1, 1) / 255)
+    return x, torch.as_tensor(np.asarray(dataset.targets)[idx], dtype=torch.int64)
+
+
 def default_batch(
     batch_size: int = 64, *, resolution: int = 32, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -205,17 +249,24 @@ def load_batch(
 
     Args:
         data: ``(x, y)`` tensors; a DataLoader or any iterable of ``(x, y)``; a path to a ``.npz`` file with
-            ``x`` (N,H,W,3 uint8) and ``y``; a path to an image folder with one sub-folder per class; or
-            ``None``/``"default"`` for the photographs shipped by scikit-image.
+            ``x`` (N,H,W,3 uint8) and ``y``; a path to an image folder with one sub-folder per class;
+            ``"cifar10"`` or ``"cifar100"`` (``"cifar10:ROOT"``: kept in ROOT, default
+            ``<data home>/cifar``) for a seeded batch of the training split, downloaded and checked by
+            torchvision on first use (a path of that name wins); or ``None``/``"default"`` for the
+            photographs shipped by scikit-image.
         batch_size: Samples to draw (a seeded subset of larger sources); None keeps them all.
         seed: Seed of the subset.
         resolution: Resize to this square size (None keeps the source's).
 
     Raises:
         BadData: The path does not exist or cannot be read as a batch.
+        DataUnavailable: CIFAR is not on disk and cannot be downloaded (no network).
     """
+    cifar = _CIFAR_SPEC.match(data) if isinstance(data, str) and not Path(data).exists() else None
     if data is None or (isinstance(data, str) and data == "default"):
         x, y = default_batch(batch_size or 64, resolution=resolution or 32, seed=seed)
+    elif cifar is not None:
+        x, y = _load_cifar(cifar.group(1), cifar.group(2), batch_size, seed)
     elif isinstance(data, str | os.PathLike):
         path = Path(data)
         if not path.exists():
