@@ -270,7 +270,10 @@ def load_batch(
     elif isinstance(data, str | os.PathLike):
         path = Path(data)
         if not path.exists():
-            raise BadData(f"data path {str(path)!r} does not exist")
+            raise BadData(
+                f"data path {str(path)!r} does not exist (a .npz batch, an image folder, or cifar10 / "
+                "cifar100: a seeded batch of the training split, downloaded by torchvision)"
+            )
         if path.is_dir():
             x, y = _load_folder(path, batch_size, seed)
         elif path.suffix == ".npz":

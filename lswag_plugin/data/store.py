@@ -253,7 +253,7 @@ def _make(dataset: Dataset, home: Path, progress: bool | None) -> Path:
         record = _record(dataset, sha256_file(table))
         with atomic_writer(_sidecar(table)) as f:
             json.dump(record, f, indent=1)
-    except PermissionError as exc:
+    except OSError as exc:
         raise _unwritable(home, exc) from exc
     return table
 
@@ -385,7 +385,7 @@ def _fetch_source(source: Source, home: Path, name: str, progress: bool | None) 
             f"cannot download {name} from {where}: {_reason(exc)}; run `lswag data fetch {name}` "
             f"where the network is reachable, or set {MIRROR_ENV} to a mirror URL or folder"
         ) from exc
-    except PermissionError as exc:
+    except OSError as exc:  # the data home cannot be made or written (permissions, read-only disk)
         raise _unwritable(home, exc) from exc
     except ValueError as exc:  # pooch's own hash check (ours runs first); one line all the same
         raise DataUnavailable(f"{name}: {' '.join(str(exc).split())}") from exc

@@ -116,6 +116,12 @@ def test_missing_pandas_is_named_before_any_download(http_mirror, monkeypatch):
     assert http_mirror.requests == []
 
 
+def test_unwritable_data_home_names_the_fix(http_mirror, tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DataUnavailable, match=r"cannot write into .*: pass --dest DIR or set"):
+        table_path("nb201-zc", dest=tmp_path / "file" / "home")
+
+
 def test_data_home_order(tmp_path, monkeypatch):
     monkeypatch.setenv(store.DATA_HOME_ENV, str(tmp_path / "env"))
     assert data_home() == tmp_path / "env"
