@@ -251,6 +251,39 @@ class ScoreCache:
         self._misses += len(unique) - len(found)
         return found
 
+    def get_components(self, keys: Sequence[CacheKey]) -> dict[str, float]:
+        """Returns the stored sub-scores of each key's proxy: ``"<proxy>.<part>"`` → value.
+
+        A proxy's sub-scores (e.g. ``lswag.lambda``) are stored under its key with the proxy field
+        ``"<proxy>.<part>"``; this reads every one stored for ``keys`` (by range on the primary key).
+
+        Example:
+            >>> from dataclasses import replace
+            >>> from lswag_plugin.cache import CacheKey, ScoreCache
+            >>> key = CacheKey("nb201", "a", "lswag", "ab12", 0, 32, "0.1.0")
+            >>> with ScoreCache(":memory:") as cache:
+            ...     cache.put_many({key: 6.0, replace(key, proxy="lswag.psi"): 3.0})
+            ...     cache.get_components([key])
+            {'lswag.psi': 3.0}
+        """
+        conn = self._connection()
+        sql = (
+            "SELECT proxy, value FROM scores WHERE space = ? AND arch = ? AND proxy > ? AND "
+            "proxy < ? AND data = ? AND seed = ? AND resolution = ? AND version = ?"
+        )
+        found: dict[str, float] = {}
+        try:
+            for key in dict.fromkeys(keys):
+                space, arch, proxy, *rest = key._row()
+                # "<proxy>." < "<proxy>.<part>" < "<proxy>/": "/" follows "." in every collation.
+                for name, value in conn.execute(
+                    sql, (space, arch, f"{proxy}.", f"{proxy}/", *rest)
+                ):
+                    found[name] = _unpack(value)
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from exc
+        return found
+
     def put_many(
         self,
         items: Mapping[CacheKey, float],

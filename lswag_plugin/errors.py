@@ -14,12 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "AlreadyRegistered",
     "BadArchitecture",
     "BadBatch",
     "BadData",
     "BadDevice",
     "BudgetSpent",
     "CacheError",
+    "CandidateCrashed",
     "ChecksumMismatch",
     "CompareError",
     "DataUnavailable",
@@ -36,6 +38,7 @@ __all__ = [
     "UnknownSpace",
     "UnknownStrategy",
     "WorkerFailed",
+    "WorkerStartFailed",
 ]
 
 
@@ -94,6 +97,24 @@ class UnknownDataset(UnknownName):
 
 class UnknownStrategy(UnknownName):
     """A search-strategy (or comparison evaluator) name that is not known."""
+
+
+class AlreadyRegistered(LswagError, ValueError):
+    """A name (of a space, strategy...) registered twice; pass ``override=True`` to replace it on purpose.
+
+    Example:
+        >>> str(AlreadyRegistered("search space", "nb201"))
+        "search space 'nb201' is already registered; pass override=True to replace it"
+    """
+
+    def __init__(self, kind: str, name: str | None = None) -> None:
+        if name is None:  # a plain message (how an unpickled copy is rebuilt)
+            super().__init__(kind)
+        else:
+            super().__init__(
+                f"{kind} {name!r} is already registered; pass override=True to replace it"
+            )
+        self.kind, self.name = kind, name
 
 
 class ProxyNotApplicable(LswagError):
@@ -173,6 +194,18 @@ class TrialFailed(LswagError):
 
 class WorkerFailed(LswagError):
     """A scoring worker died (killed, out of memory) while it held a candidate; only that candidate fails."""
+
+
+class WorkerStartFailed(WorkerFailed):
+    """A scoring worker process died before it was ready (an unguarded script, a failing import)."""
+
+
+class CandidateCrashed(RuntimeError):
+    """A candidate raised an unexpected exception (a bug, not a typed error) in a worker process.
+
+    Not an :class:`LswagError`: bugs propagate instead of failing one candidate. The message holds the
+    worker's traceback.
+    """
 
 
 class BudgetSpent(Exception):

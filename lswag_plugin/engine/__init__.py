@@ -1,13 +1,17 @@
-"""The scoring engine: the proxy contract, the plan of shared passes, private copies, and ``score``.
+"""The scoring engine: the proxy contract, the captures, the plan of passes, private copies, ``Scorer``.
 
 Layout: ``registry`` (``Needs``, ``ProxySpec``, the registry proxies implement), ``config``
-(``ScoringConfig``: every setting and the cache key), ``plan`` (the fewest passes), ``capture`` (hooks),
-``clone`` (private copies and model edits), ``context`` (``PassResults``), ``passes`` (the shared passes
-and OOM back-off), ``checks`` (input checks), ``run`` (``score``), ``session`` (``Scorer``: one config,
-many candidates). Nothing here imports ``proxies``.
+(``ScoringConfig``: every setting and the cache key), ``modules`` (one walk of a model's modules),
+``structure`` (stem, stages and blocks of any model), ``captures/`` (one file per capture: what the
+passes gather for each need), ``plan`` (the fewest passes), ``clone`` (private copies and model edits),
+``context`` (``PassResults``), ``passes`` (the passes and OOM back-off), ``checks`` (input checks),
+``scoring`` (one model → ``Scores``), ``candidate`` (build-then-score one candidate and what fails
+it), ``workers`` (processes running candidates), ``session`` (``Scorer``: the one scoring path, cache
+inside), ``run`` (``score`` = ``Scorer(...).score(model)``). Nothing here imports ``proxies``.
 """
 
 from lswag_plugin.engine.band import LayerBand, percentile_bin
+from lswag_plugin.engine.candidate import CandidateKey, CandidateResult
 from lswag_plugin.engine.checks import resolve_device
 from lswag_plugin.engine.config import ScoringConfig
 from lswag_plugin.engine.context import PassResults
@@ -22,9 +26,10 @@ from lswag_plugin.engine.registry import (
 )
 from lswag_plugin.engine.run import score
 from lswag_plugin.engine.scores import Scores
-from lswag_plugin.engine.session import CandidateResult, Scorer
+from lswag_plugin.engine.session import Scorer
 
 __all__ = [
+    "CandidateKey",
     "CandidateResult",
     "LayerBand",
     "Needs",

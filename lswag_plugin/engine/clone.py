@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lswag_plugin.engine.modules import ModelIndex
 from lswag_plugin.errors import BadDevice, LswagError
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "prepare_for_scoring",
     "private_copy",
     "remove_batch_norm",
+    "scoring_model",
 ]
 
 _TABLES = ("_parameters", "_buffers", "_modules")
@@ -137,19 +139,18 @@ def drop_module_hooks(model: nn.Module) -> None:
                 table.clear()
 
 
-def prepare_for_scoring(work: nn.Module) -> nn.Module:
+def prepare_for_scoring(work: nn.Module, index: ModelIndex | None = None) -> nn.Module:
     """Puts a private copy in the state every score starts from: train mode, every parameter
-    trainable, no ``.grad``. Returns ``work``."""
-    work.train()
-    for p in work.parameters():
+    trainable, no ``.grad``. Returns ``work``. ``index``: ``work``'s index, if already made."""
+    index = index or ModelIndex.of(work)
+    index.set_train_mode(work)
+    for p in index.parameters:
         p.requires_grad_(True)
         p.grad = None
     return work
 
 
-def _check_materialised(model: nn.Module, tensors: list[torch.Tensor] | None = None) -> None:
-    if tensors is None:
-        tensors = [*model.parameters(), *model.buffers()]
+def _check_materialised(model: nn.Module, tensors: tuple[torch.Tensor, ...]) -> None:
     if any(t.is_meta for t in tensors):
         raise BadDevice(
             f"{type(model).__name__} has tensors on the meta device (no data): materialise it first, "
@@ -157,36 +158,35 @@ def _check_materialised(model: nn.Module, tensors: list[torch.Tensor] | None = N
         )
 
 
-def adopt(model: nn.Module, device: torch.device) -> nn.Module:
-    """Returns ``model`` itself, moved to ``device`` and prepared for scoring (no copy).
-
-    For a model handed over by its owner (one built to be scored and not used again).
-
-    Raises:
-        BadDevice: The model has tensors on the meta device, or cannot be moved to ``device``.
-    """
-    tensors = [*model.parameters(), *model.buffers()]
-    _check_materialised(model, tensors)
-    if all(t.device == device for t in tensors):
-        return prepare_for_scoring(model)  # a walk over every module saved
+def _moved(model: nn.Module, device: torch.device) -> nn.Module:
     try:
-        model = model.to(device)
+        return model.to(device)
     except RuntimeError as exc:
         raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
-    return prepare_for_scoring(model)
 
 
-def private_copy(model: nn.Module, device: torch.device) -> nn.Module:
-    """Returns a copy of ``model`` on ``device``, in train mode, every parameter trainable, no grads.
+def scoring_model(
+    model: nn.Module, device: torch.device, *, owned: bool
+) -> tuple[nn.Module, ModelIndex]:
+    """Returns the model a score runs on, on ``device`` and prepared for scoring, and its index.
 
-    The copy has no module hooks: the caller's hooks never fire while scoring. Module trees that keep
-    their state in their own tables are copied by :func:`clone_module` (fast); others by
-    ``copy.deepcopy``.
+    ``owned=True``: ``model`` itself (handed over by its owner: built to be scored and not used
+    again), moved to ``device`` if needed. ``owned=False``: a private copy without hooks, so the
+    caller's hooks never fire while scoring: module trees that keep their state in their own tables
+    are copied by :func:`clone_module` (fast), others by ``copy.deepcopy``.
 
     Raises:
         BadDevice: The model has tensors on the meta device, or cannot be moved to ``device``.
     """
-    _check_materialised(model)
+    if owned:
+        index = ModelIndex.of(model)
+        tensors = index.tensors()
+        _check_materialised(model, tensors)
+        if not all(t.device == device for t in tensors):
+            model = _moved(model, device)
+            index = ModelIndex.of(model)
+        return prepare_for_scoring(model, index), index
+    _check_materialised(model, (*model.parameters(), *model.buffers()))
     if is_plain_module_tree(model):
         try:
             work = clone_module(model, device)  # new modules, tensors copied straight to the device
@@ -199,12 +199,33 @@ def private_copy(model: nn.Module, device: torch.device) -> nn.Module:
             raise LswagError(
                 f"cannot copy the model to score it without changing it: {exc}"
             ) from exc
-        try:
-            work = work.to(device)
-        except RuntimeError as exc:
-            raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
+        work = _moved(work, device)
         drop_module_hooks(work)
-    return prepare_for_scoring(work)
+    index = ModelIndex.of(work)
+    return prepare_for_scoring(work, index), index
+
+
+def adopt(model: nn.Module, device: torch.device) -> nn.Module:
+    """Returns ``model`` itself, moved to ``device`` and prepared for scoring (no copy).
+
+    For a model handed over by its owner (one built to be scored and not used again).
+
+    Raises:
+        BadDevice: The model has tensors on the meta device, or cannot be moved to ``device``.
+    """
+    return scoring_model(model, device, owned=True)[0]
+
+
+def private_copy(model: nn.Module, device: torch.device) -> nn.Module:
+    """Returns a copy of ``model`` on ``device``, in train mode, every parameter trainable, no grads.
+
+    The copy has no module hooks: the caller's hooks never fire while scoring (see
+    :func:`scoring_model`).
+
+    Raises:
+        BadDevice: The model has tensors on the meta device, or cannot be moved to ``device``.
+    """
+    return scoring_model(model, device, owned=False)[0]
 
 
 def disable_fused_attention(model: nn.Module) -> int:

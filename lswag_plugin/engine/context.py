@@ -1,4 +1,4 @@
-"""What the shared passes captured, as proxies read it."""
+"""What the passes captured, as proxies read it."""
 
 from __future__ import annotations
 
@@ -10,45 +10,48 @@ import torch
 from torch import nn
 
 from lswag_plugin.engine.band import LayerBand
-from lswag_plugin.engine.capture import ActivationPattern
 from lswag_plugin.engine.clone import private_copy
-from lswag_plugin.engine.stages import StageFeatures
+from lswag_plugin.engine.modules import ModelIndex
 
-__all__ = ["PassResults"]
+__all__ = ["PUBLISHED", "PassResults"]
+
+#: Context attribute a capture publishes → (the need its capture serves, as ``Needs.X``, and what it
+#: is); filled by :func:`lswag_plugin.engine.captures.capture_for`, read by the error messages below.
+PUBLISHED: dict[str, tuple[str, str]] = {}
 
 
 @dataclass
 class PassResults:
     """Everything the engine captured for one model and one batch.
 
+    What the captures of the planned needs gathered is read as attributes too: ``ctx.patterns``,
+    ``ctx.weight_grads``, ``ctx.flops``, ... (each capture documents what it publishes;
+    ``lswag_plugin.engine.captures.describe()`` lists them). Reading one whose need the proxy did not
+    declare raises an ``AttributeError`` naming the need.
+
     Attributes:
         model: The engine's private copy after the shared passes (train mode). Never the caller's.
         inputs: The batch, on the scoring device.
         targets: The labels (long), on the scoring device.
         minibatch_sizes: Sizes of the K minibatches the batch was split into.
-        patterns: Packed activation patterns, one per activation call, in execution order.
-        activations: Raw activation outputs per call, per minibatch (only if a proxy needs them).
-        activation_grads: (grad, output) pairs per call, per minibatch (only if needed).
-        weight_layers: ``(name, module)`` of every Conv/Linear layer, in module order.
-        parameters: Every parameter of the model (listed once: the passes clear their gradients
-            between minibatches without walking the module tree).
-        weight_grads: Gradient of each weight layer per minibatch, keyed by layer name.
-        layer_output_saliency: Per weight layer and output channel, Σ_n (Σ_positions a·∂L/∂a)² with
-            the gradient of the whole batch's mean loss (only if ``Needs.LAYER_OUTPUT_GRADS``).
-        hessian_grad_product: H g per weight layer, H the Hessian of the batch loss w.r.t. the Conv/Linear
-            weights and g its gradient (only if ``Needs.HESSIAN_GRAD_PRODUCT``).
-        input_grads: Gradient of the summed output w.r.t. the inputs (only if needed), per sample.
-        outputs: Model outputs of the shared passes, concatenated over minibatches (detached).
-        flops: FLOPs of one forward of one sample (if requested).
-        stages: Statistics of the stem and stage features and the gradient norms there (only if
-            ``Needs.STAGE_FEATURES``; see :mod:`lswag_plugin.engine.stages`).
         layer_band: The band [l̂, L̂] in percentile bins.
-        options: Per-proxy options, ``options[proxy_name][key]``.
+        loss_fn: The loss of the shared passes, ``loss_fn(output, labels)``.
+        custom_loss: Whether ``loss_fn`` is the caller's (it then gets the raw output, not the logits).
+        device: The scoring device.
+        seed: The scoring seed.
         num_classes: Number of classes of the output.
         source_model: The caller's model (read only, for ``fresh_model``).
+        index: The private copy's modules, parameters, weight and activation layers
+            (:class:`~lswag_plugin.engine.modules.ModelIndex`).
+        captured: What the captures published, by name.
+        outputs: Model outputs of the shared passes, concatenated over minibatches (detached).
+        losses: The loss of each minibatch.
+        options: Per-proxy options, ``options[proxy_name][key]``.
         components: Proxies may store sub-scores here (e.g. ``lswag.lambda``).
         values: The values of the proxies computed so far in this call, by name: a combined proxy
             (``libra``) reads the proxies it ``requires`` here; the engine computes each once.
+        backoffs: Times a minibatch was split further after running out of memory.
+        autocast_dtype: dtype of ``torch.autocast`` around the shared forwards (None: full precision).
     """
 
     model: nn.Module
@@ -61,27 +64,42 @@ class PassResults:
     seed: int
     num_classes: int
     source_model: nn.Module
-    patterns: list[ActivationPattern] = field(default_factory=list)
-    activations: list[list[torch.Tensor]] = field(default_factory=list)
-    activation_grads: list[list[tuple[torch.Tensor, torch.Tensor]]] = field(default_factory=list)
-    weight_layers: list[tuple[str, nn.Module]] = field(default_factory=list)
-    parameters: list[torch.Tensor] = field(default_factory=list, repr=False)
-    weight_grads: dict[str, list[torch.Tensor]] = field(default_factory=dict)
-    layer_output_saliency: dict[str, torch.Tensor] = field(default_factory=dict)
-    input_grads: torch.Tensor | None = None
-    hessian_grad_product: dict[str, torch.Tensor] = field(default_factory=dict)
+    index: ModelIndex
+    custom_loss: bool = False
+    captured: dict[str, Any] = field(default_factory=dict)
     outputs: torch.Tensor | None = None
     losses: list[float] = field(default_factory=list)
-    flops: float | None = None
-    stages: StageFeatures | None = None
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     components: dict[str, float] = field(default_factory=dict)
     values: dict[str, float] = field(default_factory=dict)
-    #: Times a minibatch was split further after running out of memory.
     backoffs: int = 0
-    #: dtype of ``torch.autocast`` around the shared forwards (None: full precision).
     autocast_dtype: torch.dtype | None = None
     _batch_grads: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: a published capture result, or a clear error.
+        captured = self.__dict__.get("captured")
+        if captured is not None and name in captured:
+            return captured[name]
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in PUBLISHED:
+            raise AttributeError(f"PassResults has no attribute {name!r}")
+        need, description = PUBLISHED[name]
+        raise AttributeError(
+            f"ctx.{name} ({description}) was not captured in this score: declare "
+            f"needs={need} in register_proxy"
+        )
+
+    @property
+    def weight_layers(self) -> list[tuple[str, nn.Module]]:
+        """``(name, module)`` of every Conv/Linear layer, in module order."""
+        return list(self.index.weight_layers)
+
+    @property
+    def parameters(self) -> tuple[torch.Tensor, ...]:
+        """Every parameter of the model, listed once."""
+        return self.index.parameters
 
     @property
     def num_samples(self) -> int:
@@ -122,18 +140,14 @@ class PassResults:
 
     def banded_weight_layers(self) -> list[tuple[str, nn.Module]]:
         """Returns the weight layers inside the Λ band."""
-        d = len(self.weight_layers)
-        return [
-            wl
-            for i, wl in enumerate(self.weight_layers)
-            if self.layer_band.contains_weight_layer(i, d)
-        ]
+        layers = self.index.weight_layers
+        d = len(layers)
+        return [wl for i, wl in enumerate(layers) if self.layer_band.contains_weight_layer(i, d)]
 
-    def banded_patterns(self) -> list[ActivationPattern]:
+    def banded_patterns(self) -> list[Any]:
         """Returns the activation layers 1..L̂ (bins up to the band's upper end)."""
-        a = len(self.patterns)
+        patterns = self.patterns
+        a = len(patterns)
         return [
-            p
-            for i, p in enumerate(self.patterns)
-            if self.layer_band.contains_activation_layer(i, a)
+            p for i, p in enumerate(patterns) if self.layer_band.contains_activation_layer(i, a)
         ]

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lswag_plugin.engine.captures import CAPTURES, Capture
 from lswag_plugin.engine.registry import Needs, ProxySpec, get_proxy, resolve_names
 
 __all__ = ["Plan", "make_plan"]
@@ -13,74 +14,41 @@ __all__ = ["Plan", "make_plan"]
 
 @dataclass(frozen=True)
 class Plan:
-    """Which shared passes run, and with which captures.
+    """Which passes run, and with which captures.
 
     All proxies that read activations or first-order gradients share one set of K minibatch passes
-    (forward, and backward when any proxy needs gradients); proxies with ``Needs.SPECIAL_PASS`` run their
-    own pass afterwards on a fresh private copy.
+    (forward, and backward when a capture needs the loss's gradient); captures with a pass of their
+    own (GraSP's Hessian-vector product) run it after them, and proxies with ``Needs.SPECIAL_PASS`` run
+    theirs last, each on a fresh private copy.
+
+    Attributes:
+        specs: The requested proxies, in order.
+        needs: Every need of the planned proxies, with what their captures require.
+        minibatches: K (raised to any planned proxy's minimum).
+        required: Proxies computed only because a requested (combined) proxy reads them.
+        captures: The capture of each planned need, once each, in the order they run.
     """
 
     specs: tuple[ProxySpec, ...]
     needs: Needs
     minibatches: int
-    #: Proxies computed only because a requested (combined) proxy reads them.
     required: tuple[ProxySpec, ...] = ()
+    captures: tuple[type[Capture], ...] = ()
+
+    @property
+    def all_specs(self) -> tuple[ProxySpec, ...]:
+        """The required proxies, then the requested ones."""
+        return (*self.required, *self.specs)
 
     @property
     def forward(self) -> bool:
         """Whether the shared minibatch passes run."""
-        return self.needs.needs_forward
+        return any(c.shared for c in self.captures)
 
     @property
     def backward(self) -> bool:
-        """Whether those passes include a backward pass."""
-        return self.needs.needs_backward
-
-    @property
-    def activation_patterns(self) -> bool:
-        return bool(
-            self.needs & (Needs.ACTIVATION_PATTERNS | Needs.ACTIVATIONS | Needs.ACTIVATION_GRADS)
-        )
-
-    @property
-    def activations(self) -> bool:
-        return bool(self.needs & Needs.ACTIVATIONS)
-
-    @property
-    def activation_grads(self) -> bool:
-        return bool(self.needs & Needs.ACTIVATION_GRADS)
-
-    @property
-    def weight_grads(self) -> bool:
-        return bool(self.needs & (Needs.WEIGHT_GRADS | Needs.HESSIAN_GRAD_PRODUCT))
-
-    @property
-    def hessian_grad_product(self) -> bool:
-        return bool(self.needs & Needs.HESSIAN_GRAD_PRODUCT)
-
-    @property
-    def layer_output_grads(self) -> bool:
-        return bool(self.needs & Needs.LAYER_OUTPUT_GRADS)
-
-    @property
-    def input_grads(self) -> bool:
-        return bool(self.needs & Needs.INPUT_GRADS)
-
-    @property
-    def stage_features(self) -> bool:
-        return bool(self.needs & Needs.STAGE_FEATURES)
-
-    @property
-    def flops(self) -> bool:
-        return bool(self.needs & Needs.FLOPS)
-
-    @property
-    def pattern_proxies(self) -> list[str]:
-        return [s.name for s in self.specs if s.needs & Needs.ACTIVATION_PATTERNS]
-
-    @property
-    def grad_proxies(self) -> list[str]:
-        return [s.name for s in self.specs if s.needs & Needs.WEIGHT_GRADS]
+        """Whether those passes include the loss's backward."""
+        return any(c.shared and c.backward for c in self.captures)
 
     def describe(self) -> list[str]:
         """Returns the passes in order, e.g. ``["forward+backward x2", "special:synflow"]``."""
@@ -88,14 +56,32 @@ class Plan:
         if self.forward:
             kind = "forward+backward" if self.backward else "forward"
             passes.append(f"{kind} x{self.minibatches}")
-            if self.hessian_grad_product:
-                passes.append(f"forward+double backward x{self.minibatches}")
-        passes += [
-            f"special:{s.name}"
-            for s in (*self.required, *self.specs)
-            if s.needs & Needs.SPECIAL_PASS
-        ]
+        for capture in self.captures:
+            passes += capture.passes(self.minibatches)
+        passes += [f"special:{s.name}" for s in self.all_specs if s.needs & Needs.SPECIAL_PASS]
         return passes
+
+
+def _captures_of(needs: Needs) -> tuple[Needs, tuple[type[Capture], ...]]:
+    """Returns ``needs`` closed under what their captures require, and those captures in run order."""
+    while True:
+        grown = needs
+        for need in needs:
+            capture = CAPTURES.get(need)
+            if capture is not None:
+                grown = grown | capture.requires
+        if grown == needs:
+            break
+        needs = grown
+    pending = list(dict.fromkeys(c for n, c in CAPTURES.items() if n & needs))
+    ordered: list[type[Capture]] = []
+    while pending:  # table order, but a capture after the captures of the needs it requires
+        ready = next(
+            c for c in pending if all(CAPTURES[r] in ordered for r in c.requires if r in CAPTURES)
+        )
+        ordered.append(ready)
+        pending.remove(ready)
+    return needs, tuple(ordered)
 
 
 def make_plan(
@@ -110,6 +96,10 @@ def make_plan(
 
     Raises:
         UnknownProxy: A name is not registered.
+
+    Example:
+        >>> make_plan("lswag,synflow").describe()
+        ['forward+backward x2', 'special:synflow']
     """
     specs = tuple(get_proxy(n) for n in resolve_names(proxies))
     names = {s.name for s in specs}
@@ -127,5 +117,8 @@ def make_plan(
     if minibatches < 1:
         raise ValueError(f"minibatches must be >= 1, got {minibatches}")
     k = max([minibatches, *(s.min_minibatches for s in (*required, *specs))])
-    # Required proxies run first so a combined proxy can read their values from ctx.components.
-    return Plan(specs=specs, needs=needs, minibatches=k, required=tuple(required))
+    needs, captures = _captures_of(needs)
+    # Required proxies run first so a combined proxy can read their values from ctx.values.
+    return Plan(
+        specs=specs, needs=needs, minibatches=k, required=tuple(required), captures=captures
+    )

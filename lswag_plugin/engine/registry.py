@@ -14,12 +14,11 @@ The built-in proxies register when :mod:`lswag_plugin` is imported (its ``__init
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from lswag_plugin.errors import UnknownProxy
+from lswag_plugin.errors import AlreadyRegistered, UnknownProxy
 
 if TYPE_CHECKING:
     from lswag_plugin.engine.context import PassResults
@@ -27,60 +26,99 @@ if TYPE_CHECKING:
 __all__ = ["Needs", "ProxySpec", "available", "get_proxy", "register_proxy", "resolve_names"]
 
 
-class Needs(enum.Flag):
-    """What a proxy needs the engine to capture.
+class Needs:
+    """What a proxy needs the engine to capture: a set of named needs, combined with ``|``.
 
-    - ``NOTHING``: reads the model only (e.g. #params).
-    - ``ACTIVATION_PATTERNS``: binarised post-activation patterns of every activation module call,
-      packed per neuron over the batch's samples (SWAP's Ψ, NWOT's kernel).
-    - ``ACTIVATIONS``: raw outputs of activation modules (feature statistics, e.g. MeCo).
-    - ``WEIGHT_GRADS``: gradient of the loss w.r.t. every Conv/Linear weight, per minibatch.
-    - ``ACTIVATION_GRADS``: gradient of the loss w.r.t. activation outputs, ``(grad, output)`` pairs.
-    - ``HESSIAN_GRAD_PRODUCT``: H g per Conv/Linear weight (H = ∂²L/∂θ², g the batch gradient), by a
-      pass of its own after the shared ones: each minibatch again, ``create_graph``, one more backward
-      (grasp). The shared passes are not slowed by it.
-    - ``LAYER_OUTPUT_GRADS``: per Conv/Linear layer and output channel, Σ over samples of
-      (Σ over positions of output × ∂L/∂output)², streamed during the shared backward (fisher).
-    - ``INPUT_GRADS``: gradient of the summed output w.r.t. the input, per sample (jacov, epe_nas).
-    - ``FLOPS``: a FLOP count of one forward (counted during the shared forward).
-    - ``SPECIAL_PASS``: the proxy runs a pass of its own (special input, second order); it is called with
-      the context and must use ``ctx.fresh_model()`` so the shared passes stay untouched.
-    - ``STAGE_FEATURES``: per stage of the network (stem, then each change of resolution or block group,
-      :mod:`lswag_plugin.engine.stages`), the covariance of its features over the batch and the norm of
-      the loss gradient there, gathered in the shared passes (AZ-NAS): ``ctx.stages``.
+    Each need is served by one *capture* (:mod:`lswag_plugin.engine.captures`), which defines it with
+    :meth:`define` in its own file and documents what it publishes into the proxy context; the engine
+    plans the passes from the union of the requested proxies' needs. Two needs have no capture:
+
+    - ``NOTHING``: the proxy reads the model only (e.g. #params).
+    - ``SPECIAL_PASS``: the proxy runs a pass of its own (special input, second order) on
+      ``ctx.fresh_model()``, so the shared passes stay untouched (synflow, zen).
+
+    ``lswag_plugin.engine.captures.describe()`` lists every need with what its capture publishes.
+
+    Example:
+        >>> from lswag_plugin.engine.registry import Needs
+        >>> both = Needs.WEIGHT_GRADS | Needs.ACTIVATION_PATTERNS
+        >>> bool(both & Needs.WEIGHT_GRADS), bool(both & Needs.FLOPS), Needs.NOTHING | Needs.NOTHING
+        (True, False, Needs.NOTHING)
     """
 
-    NOTHING = 0
-    ACTIVATION_PATTERNS = enum.auto()
-    ACTIVATIONS = enum.auto()
-    WEIGHT_GRADS = enum.auto()
-    ACTIVATION_GRADS = enum.auto()
-    INPUT_GRADS = enum.auto()
-    FLOPS = enum.auto()
-    SPECIAL_PASS = enum.auto()
-    LAYER_OUTPUT_GRADS = enum.auto()
-    HESSIAN_GRAD_PRODUCT = enum.auto()
-    STAGE_FEATURES = enum.auto()
+    __slots__ = ("names",)
+    #: Every defined need by name (in definition order), with its one-line description.
+    _DEFINED: ClassVar[dict[str, str]] = {}
+    NOTHING: ClassVar[Needs]
+    SPECIAL_PASS: ClassVar[Needs]
 
-    @property
-    def needs_backward(self) -> bool:
-        """Whether a backward pass through the loss is needed."""
-        return bool(
-            self
-            & (
-                Needs.WEIGHT_GRADS
-                | Needs.ACTIVATION_GRADS
-                | Needs.INPUT_GRADS
-                | Needs.LAYER_OUTPUT_GRADS
-                | Needs.HESSIAN_GRAD_PRODUCT
-                | Needs.STAGE_FEATURES
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        names = frozenset(names)
+        unknown = sorted(names - set(self._DEFINED))
+        if unknown:
+            raise ValueError(
+                f"unknown need(s) {', '.join(unknown)}; defined: {', '.join(self._DEFINED)}"
             )
-        )
+        object.__setattr__(self, "names", names)
 
-    @property
-    def needs_forward(self) -> bool:
-        """Whether the shared forward pass is needed at all."""
-        return bool(self & ~(Needs.SPECIAL_PASS)) and self != Needs.NOTHING
+    @classmethod
+    def define(cls, name: str, description: str) -> Needs:
+        """Returns a new need called ``name`` (an upper-case identifier), also set as ``Needs.<name>``.
+
+        Raises:
+            ValueError: ``name`` is already defined or not an upper-case identifier.
+        """
+        if not (name.isidentifier() and name.isupper()):
+            raise ValueError(f"a need's name is an upper-case identifier, got {name!r}")
+        if name in cls._DEFINED:
+            raise ValueError(f"need {name!r} is already defined")
+        cls._DEFINED[name] = description
+        need = cls((name,))
+        setattr(cls, name, need)
+        return need
+
+    @classmethod
+    def defined(cls) -> dict[str, str]:
+        """Returns every defined need's name and description, in definition order."""
+        return dict(cls._DEFINED)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Needs is immutable")
+
+    def __or__(self, other: Needs) -> Needs:
+        return Needs(self.names | other.names)
+
+    def __and__(self, other: Needs) -> Needs:
+        return Needs(self.names & other.names)
+
+    def __sub__(self, other: Needs) -> Needs:
+        return Needs(self.names - other.names)
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
+
+    def __iter__(self) -> Iterator[Needs]:
+        return (Needs((n,)) for n in self._DEFINED if n in self.names)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Needs) and self.names == other.names
+
+    def __hash__(self) -> int:
+        return hash(self.names)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Needs, (tuple(self.names),))
+
+    def __repr__(self) -> str:
+        ordered = [n for n in self._DEFINED if n in self.names]
+        return "Needs." + "|".join(ordered) if ordered else "Needs.NOTHING"
+
+
+Needs._DEFINED["SPECIAL_PASS"] = (
+    "the proxy runs a pass of its own on ctx.fresh_model() (special input, second order)"
+)
+Needs.NOTHING = Needs()
+Needs.SPECIAL_PASS = Needs(("SPECIAL_PASS",))
 
 
 @dataclass(frozen=True)
@@ -125,6 +163,7 @@ def register_proxy(
     requires: Callable[[dict[str, Any]], list[str]] | None = None,
     version: str = "1",
     fingerprint: Callable[[dict[str, Any]], str] | None = None,
+    override: bool = False,
 ) -> Callable[[Callable[[PassResults], float]], Callable[[PassResults], float]]:
     """Returns a decorator that registers a proxy function under ``name``.
 
@@ -141,6 +180,11 @@ def register_proxy(
         version: The definition's version, part of every cache key of its scores.
         fingerprint: For a score that depends on more than the options (e.g. the content of a
             fitted model file): ``fingerprint(options) -> str``, part of every cache key.
+        override: Replace a proxy already registered under ``name`` (or one of the aliases).
+
+    Raises:
+        AlreadyRegistered: ``name`` or an alias is taken and ``override`` is False.
+        ValueError: An argument is out of range.
 
     Example:
         >>> from lswag_plugin.engine.registry import Needs, register_proxy
@@ -157,7 +201,16 @@ def register_proxy(
     if min_minibatches < 1:
         raise ValueError(f"min_minibatches must be >= 1, got {min_minibatches}")
 
+    if not isinstance(needs, Needs):
+        raise TypeError(f"needs must be a Needs value (e.g. Needs.WEIGHT_GRADS), got {needs!r}")
+
     def decorator(fn: Callable[[PassResults], float]) -> Callable[[PassResults], float]:
+        taken = [n for n in (name, *aliases) if n in _REGISTRY or n in _ALIASES]
+        if taken and not override:
+            raise AlreadyRegistered("proxy", taken[0])
+        if override and name in _REGISTRY:
+            for alias in _REGISTRY[name].aliases:
+                _ALIASES.pop(alias, None)
         doc = (fn.__doc__ or "").strip().splitlines()
         spec = ProxySpec(
             name=name,

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import torch
 
-__all__ = ["seeded"]
+__all__ = ["RngState", "get_rng_state", "seeded", "set_rng_state"]
 
 #: PyTorch's default generators are process-wide: one lock for every seeded block of the package.
 _LOCK = threading.RLock()
@@ -59,3 +59,19 @@ def _default_device() -> torch.device:
     """torch's default device for new tensors (``torch.get_default_device`` appeared in torch 2.3)."""
     get = getattr(torch, "get_default_device", None)
     return get() if get is not None else torch.device("cpu")
+
+
+RngState = tuple[torch.Tensor, "torch.Tensor | None"]
+
+
+def get_rng_state(device: torch.device) -> RngState:
+    """Returns the CPU (and, for a CUDA ``device``, that device's) random state, to replay a pass."""
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda
+
+
+def set_rng_state(device: torch.device, state: RngState) -> None:
+    """Restores a state :func:`get_rng_state` returned."""
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)

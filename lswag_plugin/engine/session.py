@@ -1,47 +1,43 @@
-"""``Scorer``: one scoring configuration, its batch on the device, many candidates (some in flight).
+"""``Scorer``: the one scoring path — one configuration, its batch on the device, the score cache, and
+many candidates (some in flight).
 
 Where :func:`~lswag_plugin.score` is one call, a :class:`Scorer` is a session: the plan and the batch
 (loaded, converted and placed on the device) are made once and reused for every candidate, networks the
-scorer builds itself are scored in place (no private copy: nobody else holds them), scores go through
-the score cache under :meth:`ScoringConfig.cache_key`, and with ``workers=N`` N candidates are scored at
-once, each in a worker process of its own (:mod:`lswag_plugin.engine.workers`). Hosts (search, bench,
-compare, band, the Optuna objective, the NNI evaluator) score through one.
+scorer builds itself are scored in place (no private copy: nobody else holds them), and with
+``workers=N`` N candidates are scored at once, each in a worker process of its own
+(:mod:`lswag_plugin.engine.workers`). Every host (search, bench, compare, band, the Optuna objective,
+pruner and sampler, the NNI evaluator, ``lswag score``, the benchmarks) scores through one.
+
+The cache rule, the same for every host: a candidate named by a :class:`CandidateKey` is looked up
+first (only the proxies the cache lacks are computed); what the engine computed for it is stored in one
+transaction — the value of every registered proxy it computed (the requested ones and, e.g., a LIBRA
+model's members), each proxy's sub-scores (``lswag.lambda``) under the proxy's key, and the seconds the
+candidate took — under :meth:`ScoringConfig.cache_key`; a failed candidate stores nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-import torch
 from torch import nn
 
 from lswag_plugin.cache import CacheKey, ScoreCache
-from lswag_plugin.engine.checks import check_batch
+from lswag_plugin.engine.candidate import (
+    CandidateKey,
+    CandidateResult,
+    CandidateScorer,
+)
 from lswag_plugin.engine.config import ScoringConfig
-from lswag_plugin.engine.plan import Plan, make_plan
-from lswag_plugin.engine.registry import available
-from lswag_plugin.engine.run import score_model
 from lswag_plugin.engine.scores import Scores
+from lswag_plugin.engine.workers import WorkerPool
 from lswag_plugin.errors import LswagError
 
-__all__ = ["BuildsNetworks", "CandidateResult", "Scorer"]
-
-#: Errors that fail one candidate (not the session) when a scorer catches them.
-CANDIDATE_ERRORS: tuple[type[BaseException], ...] = (
-    LswagError,
-    RuntimeError,
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    AttributeError,
-)
+__all__ = ["BuildsNetworks", "CandidateKey", "CandidateResult", "Scorer"]
 
 
 class BuildsNetworks(Protocol):
@@ -59,35 +55,8 @@ class BuildsNetworks(Protocol):
     ) -> nn.Module: ...
 
 
-@dataclass
-class CandidateResult:
-    """One candidate's outcome in :meth:`Scorer.map` and :meth:`Scorer.score_archs`.
-
-    Attributes:
-        arch: The candidate's label (an architecture's canonical string).
-        values: Proxy name → score for the requested proxies and the registered proxies computed with
-            them (e.g. a LIBRA model's members); None when the candidate failed.
-        components: The engine's sub-scores (``lswag.lambda``, ...); empty for a cache hit.
-        error: Why the candidate failed (``"ErrorType: message"``), or None.
-        seconds: Seconds spent building and scoring it (0 for a cache hit).
-        cached: Whether every value came from the cache.
-    """
-
-    arch: str
-    values: dict[str, float] | None
-    components: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-    seconds: float = 0.0
-    cached: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """Whether the candidate was scored."""
-        return self.values is not None
-
-
-class Scorer:
-    """Scores many candidates with one :class:`ScoringConfig` and one set of proxies.
+class Scorer(CandidateScorer):
+    """Scores many candidates with one :class:`ScoringConfig` and one set of proxies, through the cache.
 
     Args:
         proxies: Proxy names (``"lswag"``, ``"lswag,nwot"``, ``["zico", "swap"]`` or ``"all"``).
@@ -96,7 +65,8 @@ class Scorer:
             resolution defaults to the space's and ``num_classes`` to 10.
         cache: A :class:`~lswag_plugin.cache.ScoreCache`, ``"auto"`` (the default cache file) or None.
         workers: Candidates in flight in :meth:`map`/:meth:`score_archs`: 1 scores in this process; N > 1
-            starts N worker processes (each with its own torch threads and CUDA context) on first use.
+            starts N worker processes (each with its own torch threads and CUDA context) on first use —
+            in a script, under ``if __name__ == "__main__":`` (they import the main module again).
             Cache reads and writes stay in this process, so a worker that dies writes nothing.
         **settings: Fields of :class:`ScoringConfig` overriding ``config``'s.
 
@@ -106,7 +76,7 @@ class Scorer:
 
     Example:
         >>> from torch import nn
-        >>> from lswag_plugin.engine import Scorer
+        >>> from lswag_plugin import Scorer
         >>> scorer = Scorer("lswag,params", device="cpu", batch_size=8, resolution=16)
         >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         ...                     nn.Linear(4, 8))
@@ -133,19 +103,12 @@ class Scorer:
                 resolution=config.resolution or space.default_resolution,
                 num_classes=config.num_classes or 10,
             )
-        self.config = config
+        super().__init__(proxies, config)
         self.space = space
-        self.plan: Plan = make_plan(
-            proxies, minibatches=self.config.minibatches, options=self.config.options
-        )
-        self.proxies = [s.name for s in self.plan.specs]
-        self.device = self.config.torch_device()
         self.cache = ScoreCache() if cache == "auto" else cache
         self.workers = int(workers)
-        self._pool: Any = None
+        self._pool: WorkerPool | None = None
         self._partials: dict[frozenset[str], Scorer] = {}
-        self._placed: dict[torch.dtype, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._registered = {p.name for p in available()}
         self._computed = 0
 
     @property
@@ -158,104 +121,170 @@ class Scorer:
         """The requested proxies as one name (sorted, joined by ``+``): the key of stored timings."""
         return "+".join(sorted(self.proxies))
 
-    # -- one model -----------------------------------------------------------------------------------
-    def batch(self, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns the batch on the scoring device in ``dtype`` (placed once per dtype)."""
-        if dtype not in self._placed:
-            x, y = self.config.batch()
-            # Checked before the conversion below: integer images are an error, not a cast.
-            check_batch(x, y, self.plan.minibatches)
-            self._placed[dtype] = (
-                x.to(self.device, dtype=dtype),
-                y.to(self.device, dtype=torch.int64),
-            )
-        return self._placed[dtype]
+    # -- the cache -----------------------------------------------------------------------------------
+    def cache_key(self, key: CandidateKey, proxy: str) -> CacheKey:
+        """Returns the cache key of ``proxy``'s score of the candidate ``key``."""
+        return self.config.cache_key(key.namespace, key.arch, proxy, extra=key.extra)
 
-    def score(self, model: nn.Module, *, owned: bool = False) -> Scores:
-        """Returns the scores of ``model`` (in this process).
+    def lookup(self, key: CandidateKey) -> CandidateResult | None:
+        """Returns the cached result of the candidate ``key`` if the cache holds every requested
+        proxy (with the sub-scores it holds), else None."""
+        found = self._cached(key)
+        if found is None or len(found[0]) < len(self.proxies):
+            return None
+        return CandidateResult(key.arch, found[0], components=found[1], cached=True)
 
-        Args:
-            model: The network.
-            owned: True hands the model over: the scorer built it (or the caller will not use it
-                again), so it is scored in place, without a private copy, and left changed (train mode,
-                gradients cleared, batch-norm statistics updated). False (the default) never changes it.
-        """
-        param = next(iter(model.parameters()), None)
-        floating = param is not None and torch.is_floating_point(param)
-        x, y = self.batch(param.dtype if floating else torch.float32)  # type: ignore[union-attr]
-        threads = self.config.threads
-        previous = torch.get_num_threads()
-        if threads and threads != previous:
-            torch.set_num_threads(threads)
-        try:
-            return score_model(model, self.plan, self.config, x, y, self.device, owned=owned)
-        finally:
-            if torch.get_num_threads() != previous:
-                torch.set_num_threads(previous)
+    def _cached(self, key: CandidateKey | None) -> tuple[dict[str, float], dict[str, float]] | None:
+        """The cached values of the requested proxies (those the cache holds) and their sub-scores."""
+        if key is None or self.cache is None:
+            return None
+        wanted = {n: self.cache_key(key, n) for n in self.proxies}
+        got = self.cache.get_many(list(wanted.values()))
+        values = {n: got[k] for n, k in wanted.items() if k in got}
+        components = self.cache.get_components([wanted[n] for n in values]) if values else {}
+        return values, components
 
-    def score_built(
-        self, build: Callable[[], nn.Module], label: str = "", *, catch: bool = True
+    def _store(self, key: CandidateKey, result: CandidateResult) -> None:
+        """Stores a computed candidate: every registered proxy's value, the sub-scores, the seconds."""
+        if self.cache is None or result.values is None:
+            return
+        keys = {n: self.cache_key(key, n) for n in result.values}
+        items = {keys[n]: v for n, v in result.values.items()}
+        for name, value in result.components.items():
+            owner = keys.get(name.split(".", 1)[0])
+            if owner is not None and name not in keys:
+                items[dataclasses.replace(owner, proxy=name)] = value
+        self.cache.put_many(items, timing=(keys[min(self.proxies)], self.group, result.seconds))
+
+    def timing_key(self, arch_key: str) -> CacheKey:
+        """Returns the key the seconds of scoring ``arch_key`` are stored under (with :attr:`group`)."""
+        return self.config.cache_key(self._space().name, arch_key, min(self.proxies))
+
+    def cache_keys(self, arch_key: str, names: Iterable[str]) -> dict[str, CacheKey]:
+        """Returns the cache key of each proxy in ``names`` for an encoded architecture of the space."""
+        return self.config.cache_keys(self._space().name, arch_key, names)
+
+    # -- candidates ----------------------------------------------------------------------------------
+    def evaluate(
+        self,
+        build: Callable[[], nn.Module],
+        *,
+        key: CandidateKey | None = None,
+        label: str | None = None,
+        catch: bool = True,
     ) -> CandidateResult:
-        """Builds a network with ``build()`` and scores it in place (no copy), in this process.
+        """Returns the result of one candidate: from the cache (with ``key``), else built and scored.
 
-        Returns the :class:`CandidateResult`: the requested proxies' values plus every registered proxy
-        the engine computed with them, and the sub-scores. With ``catch``, an error building or scoring
-        the candidate is its result (``error``) instead of propagating.
+        ``build()`` hands its network over (scored in place, without a copy); it is not called on a
+        cache hit. See :meth:`map`.
         """
-        started = time.perf_counter()
-        try:
-            scores = self.score(build(), owned=True)
-        except CANDIDATE_ERRORS as exc:
-            if not catch:
-                raise
-            return CandidateResult(
-                label,
-                None,
-                error=f"{type(exc).__name__}: {exc}",
-                seconds=time.perf_counter() - started,
-            )
-        values = {n: float(v) for n, v in scores.components.items() if n in self._registered}
-        values.update({n: float(v) for n, v in scores.items()})
-        return CandidateResult(
-            label,
-            values,
-            components={k: float(v) for k, v in scores.components.items()},
-            seconds=time.perf_counter() - started,
-        )
+        return self.map([build], [label] if label is not None else None, keys=[key], catch=catch)[0]
 
-    # -- many candidates -----------------------------------------------------------------------------
     def map(
         self,
         builders: Sequence[Callable[[], nn.Module]],
         labels: Sequence[str] | None = None,
         *,
+        keys: Sequence[CandidateKey | None] | None = None,
         catch: bool = True,
     ) -> list[CandidateResult]:
-        """Returns the :meth:`score_built` result of each builder, in input order.
+        """Returns the result of each candidate, in input order: built with its builder and scored, or
+        read from the cache.
 
-        With ``workers > 1`` the builders (picklable callables, e.g. ``functools.partial`` of a space's
-        ``build_seeded``) run in the worker processes, ``workers`` at a time; a candidate whose worker
-        dies (killed, out of memory) fails alone with the reason, and the worker is replaced. No cache.
+        Candidates with a key go through the cache first: one the cache holds completely is not built;
+        one whose cache holds some of the proxies is scored with the others only (a later run that adds
+        a proxy to a bench computes just that one); candidates with the same key are scored once. Each
+        computed candidate is stored (see the module docstring). With ``workers > 1`` the builders
+        (picklable callables, e.g. ``functools.partial`` of a space's ``build_seeded``) run in the
+        worker processes, ``workers`` at a time; a candidate whose worker dies fails alone, with the
+        reason.
+
+        Args:
+            builders: ``build() -> nn.Module`` per candidate.
+            labels: A label per candidate (default: the key's architecture, else the index).
+            keys: A :class:`CandidateKey` per candidate (None: not cached).
+            catch: True (default): a candidate that fails with a typed error or out of memory fails
+                alone, with the reason in its result; False: a failure raises its own error when the
+                candidates are scored in this process (those scored before it are stored), or an
+                :class:`LswagError` naming it after every candidate is scored, with workers.
 
         Raises:
-            LswagError: With ``catch=False``, the first failed candidate's error.
+            LswagError: With ``catch=False``, a failed candidate's error.
+            CandidateCrashed: A candidate raised a bug (not a typed error) in a worker process.
         """
-        labels = list(labels) if labels is not None else [str(i) for i in range(len(builders))]
-        if self.workers > 1 and len(builders) > 1:
-            results = self._worker_pool().run(list(zip(builders, labels)))
-        else:
-            results = [self.score_built(b, lab, catch=catch) for b, lab in zip(builders, labels)]
-        failed = next((r for r in results if not r.ok), None)
+        n = len(builders)
+        keys = list(keys) if keys is not None else [None] * n
+        if len(keys) != n:
+            raise ValueError(f"{n} builders but {len(keys)} keys")
+        labels = (
+            list(labels)
+            if labels is not None
+            else [k.arch if k is not None else str(i) for i, k in enumerate(keys)]
+        )
+        results: list[CandidateResult | None] = [None] * n
+        first: dict[CandidateKey, int] = {}  # a repeated key is scored once
+        found: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
+        todo: dict[frozenset[str], list[int]] = {}  # the proxies still to compute → candidates
+        for i, key in enumerate(keys):
+            if key is not None:
+                if key in first:
+                    continue
+                first[key] = i
+            cached = self._cached(key)
+            values, components = cached or ({}, {})
+            if cached is not None and len(values) == len(self.proxies):
+                results[i] = CandidateResult(labels[i], values, components=components, cached=True)
+                continue
+            found[i] = (values, components)
+            todo.setdefault(frozenset(self.proxies) - set(values), []).append(i)
+        for names, indices in todo.items():
+            scorer = self if len(names) == len(self.proxies) else self._partial(names)
+            computed = scorer._compute(
+                [builders[i] for i in indices], [labels[i] for i in indices], catch=catch
+            )
+            for i, result in zip(indices, computed):  # each stored as soon as it is scored
+                if result.ok:
+                    scorer._computed += 1
+                    if keys[i] is not None:
+                        scorer._store(keys[i], result)  # type: ignore[arg-type]
+                    values, components = found[i]
+                    result.values = {**values, **(result.values or {})}
+                    result.components = {**components, **result.components}
+                results[i] = result
+        for i, key in enumerate(keys):
+            if results[i] is None:  # a repeat of an earlier key
+                results[i] = dataclasses.replace(results[first[key]], arch=labels[i])  # type: ignore[index,arg-type]
+        done: list[CandidateResult] = results  # type: ignore[assignment]
+        failed = next((r for r in done if not r.ok), None)
         if failed is not None and not catch:
             raise LswagError(f"candidate {failed.arch!r} failed: {failed.error}")
-        return results
+        return done
 
-    def _worker_pool(self) -> Any:
-        if self._pool is None:
-            from lswag_plugin.engine.workers import WorkerPool
+    def _compute(
+        self, builders: Sequence[Callable[[], nn.Module]], labels: Sequence[str], *, catch: bool
+    ) -> Iterator[CandidateResult]:
+        """Builds and scores each candidate (no cache), yielding the results in order: in worker
+        processes when there are workers, else one at a time here (a failure with ``catch=False``
+        then raises its own error)."""
+        if self.workers > 1 and len(builders) > 1:
+            if self._pool is None:
+                self._pool = WorkerPool(self.workers, self.proxies, self.config)
+            yield from self._pool.run(list(zip(builders, labels)))
+            return
+        for build, label in zip(builders, labels):
+            yield self.score_built(build, label, catch=catch)
 
-            self._pool = WorkerPool(self.workers, self.proxies, self.config)
-        return self._pool
+    def _partial(self, names: frozenset[str]) -> Scorer:
+        """A scorer of some of this one's proxies (those a cache lacks), same settings, kept."""
+        if names not in self._partials:
+            self._partials[names] = Scorer(
+                [p for p in self.proxies if p in names],
+                self.config,
+                space=self.space,
+                cache=self.cache,
+                workers=self.workers,
+            )
+        return self._partials[names]
 
     def close(self) -> None:
         """Stops the worker processes (if any were started); the scorer can still score in-process."""
@@ -302,90 +331,19 @@ class Scorer:
         """Builds ``arch`` (:meth:`build`) and scores it in place (no copy); no cache."""
         return self.score(self.build(arch), owned=True)
 
-    def cache_keys(self, arch_key: str, names: Iterable[str]) -> dict[str, CacheKey]:
-        """Returns the cache key of each proxy in ``names`` for an encoded architecture of the space."""
-        return self.config.cache_keys(self._space().name, arch_key, names)
-
-    def timing_key(self, arch_key: str) -> CacheKey:
-        """Returns the key the seconds of scoring ``arch_key`` are stored under (with :attr:`group`)."""
-        return self.config.cache_key(self._space().name, arch_key, min(self.proxies))
-
     def score_archs(self, archs: Sequence[Any], *, catch: bool = True) -> list[CandidateResult]:
-        """Returns one :class:`CandidateResult` per architecture, in input order (cache first).
+        """Returns one :class:`CandidateResult` per architecture of the space, in input order.
 
-        Architectures missing from the cache are scored (``workers`` at a time); one whose cache holds
-        some of the proxies is scored with the others only (a later run that adds a proxy to a bench
-        computes just that one). Every value the engine
-        computed for a candidate that is a registered proxy (the requested ones and, e.g., a LIBRA
-        model's members) is written to the cache with the seconds the candidate took, in one
-        transaction per candidate; a failed candidate writes nothing.
-
-        Args:
-            archs: Architectures (any form ``space.encode`` accepts).
-            catch: True (default): a candidate that cannot be built or scored fails alone, with the
-                reason in its result; False: its error propagates (after the others are stored).
+        :meth:`map` over the space's builds, each keyed by the space's name and the architecture's
+        canonical string (``space.encode``).
         """
         space = self._space()
-        keys = [space.encode(a) for a in archs]
-        results: dict[str, CandidateResult] = {}
-        found: dict[str, dict[str, float]] = {}
-        todo: dict[frozenset[str], list[str]] = {}  # the proxies still to compute → architectures
-        for arch_key in dict.fromkeys(keys):
-            hits: dict[str, float] = {}
-            if self.cache is not None:
-                wanted = self.cache_keys(arch_key, self.proxies)
-                got = self.cache.get_many(list(wanted.values()))
-                hits = {n: got[k] for n, k in wanted.items() if k in got}
-            if len(hits) == len(self.proxies):
-                results[arch_key] = CandidateResult(arch_key, hits, cached=True)
-            else:
-                found[arch_key] = hits
-                todo.setdefault(frozenset(self.proxies) - set(hits), []).append(arch_key)
-        for names, group in todo.items():
-            scorer = self if len(names) == len(self.proxies) else self._partial(names)
-            for result in scorer._compute(group, catch=catch):
-                if result.values is not None:  # the cached values join the computed ones
-                    result.values = {**found[result.arch], **result.values}
-                results[result.arch] = result
-        for arch_key in keys:
-            if not catch and not results[arch_key].ok:
-                raise LswagError(f"architecture {arch_key!r} failed: {results[arch_key].error}")
-        return [results[k] for k in keys]
-
-    def _partial(self, names: frozenset[str]) -> Scorer:
-        """A scorer of some of this one's proxies (those a cache lacks), same settings, kept."""
-        if names not in self._partials:
-            self._partials[names] = Scorer(
-                [p for p in self.proxies if p in names],
-                self.config,
-                space=self.space,
-                cache=self.cache,
-                workers=self.workers,
-            )
-        return self._partials[names]
-
-    def _compute(self, arch_keys: list[str], *, catch: bool) -> Iterable[CandidateResult]:
-        """Scores ``arch_keys`` (no cache lookup) and stores each success; yields the results in order."""
-        space = self._space()
-        builders = [self.builder(space.decode(k)) for k in arch_keys]
-        if self.workers > 1 and len(builders) > 1:
-            computed: Iterable[CandidateResult] = self.map(builders, arch_keys, catch=True)
-        else:  # in this process, one at a time: an error propagates with its own type
-            computed = (self.score_built(b, k, catch=catch) for b, k in zip(builders, arch_keys))
-        for result in computed:
-            if result.ok:
-                self._computed += 1
-                self._store(result)
-            yield result
-
-    def _store(self, result: CandidateResult) -> None:
-        if self.cache is None or result.values is None:
-            return
-        name = self._space().name
-        keys = {n: self.config.cache_key(name, result.arch, n) for n in result.values}
-        self.cache.put_many(
-            {keys[n]: v for n, v in result.values.items()},
-            timing=(keys[min(self.proxies)], self.group, result.seconds),
+        codes = [space.encode(a) for a in archs]
+        return self.map(
+            [self.builder(space.decode(c)) for c in codes],
+            codes,
+            keys=[CandidateKey(space.name, c) for c in codes],
+            catch=catch,
         )
 
     def fitness(self, values: Mapping[str, float] | None, proxy: str | None = None) -> float:

@@ -6,7 +6,7 @@ third-party summaries of the method section could be retrieved in this session, 
 below are the paper's as we read them from §3 ("Zero-cost proxies": expressivity, progressivity,
 trainability, complexity; "Non-linear ranking aggregation"); its equation numbers are not quoted here
 and the forms must be checked against the PDF (open question). Notation: a network with primary blocks
-(its *stages*, :mod:`lswag_plugin.engine.stages`) whose outputs are ``F_1 … F_L``, and ``F_0`` the stem
+(its *stages*, :mod:`lswag_plugin.engine.structure`) whose outputs are ``F_1 … F_L``, and ``F_0`` the stem
 (the first stage's input). All four are higher-is-better.
 
 Definitions implemented
@@ -23,7 +23,7 @@ Progressivity (expressivity should grow with depth): ``s_P = min_{l=1..L} (s_E^l
 
 Trainability (dynamical isometry: the Jacobian of each block should have a scale near 1). For each
 block ``b`` (every cell or residual block of a CNN, every transformer block; the stem first, see
-:mod:`lswag_plugin.engine.stages`), a Gaussian probe ``v ~ N(0, I)`` shaped like its output ``F_b`` is
+:mod:`lswag_plugin.engine.structure`), a Gaussian probe ``v ~ N(0, I)`` shaped like its output ``F_b`` is
 pulled back to its input ``F_{b−1}``: ``σ_b = ‖J_bᵀ v‖ / ‖v‖`` with ``J_b = ∂F_b/∂F_{b−1}`` (squared
 norms summed over the K minibatches). ``s_T = (1/B) Σ_b (2 − σ_b − 1/σ_b)`` (≤ 0, 0 exactly when every
 ``σ_b = 1``).
@@ -38,7 +38,7 @@ down far more than a high rank lifts it (log), so networks ranked high by all pr
 
 Choices the paper leaves open (ours)
 ------------------------------------
-- Stages of an arbitrary model: the rule of :mod:`lswag_plugin.engine.stages` (changes of spatial size
+- Stages of an arbitrary model: the rule of :mod:`lswag_plugin.engine.structure` (changes of spatial size
   for CNNs, 4 groups of blocks for ViTs, stem = the first stage's input).
 - The batch: the engine's shared passes (64 samples as 2 minibatches of 32); features and gradient
   norms are pooled over both exactly (means, scatters, squared norms add up).
@@ -78,7 +78,7 @@ import numpy as np
 from lswag_plugin.engine.config import file_fingerprint
 from lswag_plugin.engine.context import PassResults
 from lswag_plugin.engine.registry import Needs, register_proxy
-from lswag_plugin.engine.stages import StageFeature, StageFeatures
+from lswag_plugin.engine.captures.stage_features import StageFeature, StageFeatures
 from lswag_plugin.errors import BadData, ProxyNotApplicable
 
 __all__ = [
@@ -128,7 +128,7 @@ def _consecutive(stages: StageFeatures, proxy: str) -> list[tuple[StageFeature, 
     if len(features) < 2:
         raise ProxyNotApplicable(
             f"{proxy} compares consecutive stages but the network has one feature map "
-            f"({features[0].name}); see lswag_plugin.engine.stages for the rule"
+            f"({features[0].name}); see lswag_plugin.engine.structure for the rule"
         )
     return list(itertools.pairwise(features))
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from lswag_plugin.engine.capture import ActivationPattern
+from lswag_plugin.engine.patterns import ActivationPattern
 from lswag_plugin.engine.context import PassResults
 from lswag_plugin.engine.registry import Needs, register_proxy
 
@@ -26,7 +26,7 @@ def count_patterns(
     """Returns Ψ, the number of distinct binary activation patterns over ``patterns``.
 
     A pattern of neuron ``n`` is its binarised output (``> 0``) over the batch's samples, a vector in
-    ``{0,1}^S``; each layer's patterns come packed as int64 words (see ``engine.capture``).
+    ``{0,1}^S``; each layer's patterns come packed as int64 words (see ``engine.patterns``).
 
     Args:
         patterns: The layers to count over.

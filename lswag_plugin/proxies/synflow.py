@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from lswag_plugin.engine.capture import is_weight_layer
+from lswag_plugin.engine.modules import is_weight_layer
 from lswag_plugin.engine.checks import logits_of
 from lswag_plugin.engine.clone import remove_batch_norm
 from lswag_plugin.engine.context import PassResults

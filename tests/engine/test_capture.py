@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lswag_plugin.engine.capture import pack_bits, unpack_bits
+from lswag_plugin.engine.patterns import pack_bits, unpack_bits
 
 
 def _reference(bits: torch.Tensor) -> torch.Tensor:

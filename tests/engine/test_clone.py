@@ -1,7 +1,7 @@
 import torch
 from torch import nn
 
-from lswag_plugin.engine.capture import memory_order_bits
+from lswag_plugin.engine.patterns import memory_order_bits
 from lswag_plugin.engine.clone import clone_module, is_plain_module_tree
 
 

@@ -9,8 +9,8 @@ import os
 import pytest
 
 from lswag_plugin.cache import ScoreCache
-from lswag_plugin.engine import Scorer
-from lswag_plugin.errors import BadDevice
+from lswag_plugin.engine import CandidateKey, Scorer
+from lswag_plugin.errors import BadArchitecture, BadDevice, CandidateCrashed
 from lswag_plugin.spaces import get_space
 
 ARCHS = [
@@ -51,23 +51,50 @@ def test_partial_cache_hits_compute_only_the_missing_proxies(tmp_path) -> None:
 def test_a_failed_candidate_fails_alone_and_writes_nothing(tmp_path) -> None:
     cache = ScoreCache(tmp_path / "c.sqlite")
     scorer = _scorer(cache=cache)
-    bad = scorer.builder(ARCHS[0])
-    results = scorer.map([functools.partial(_raise), bad], ["bad", "good"])
-    assert not results[0].ok and "ValueError: broken candidate" in results[0].error
+    good = scorer.builder(ARCHS[0])
+    keys = [CandidateKey("nb201", "bad"), CandidateKey("nb201", ARCHS[0])]
+    results = scorer.map([functools.partial(_reject), good], ["bad", "good"], keys=keys)
+    assert not results[0].ok and "BadArchitecture: no cell to build" in results[0].error
     assert results[1].ok
-    with pytest.raises(ValueError, match="broken candidate"):  # in this process: its own type
-        scorer.map([functools.partial(_raise)], ["bad"], catch=False)
-    assert len(cache) == 0  # map itself never writes the cache
+    with pytest.raises(BadArchitecture, match="no cell"):  # in this process: its own type
+        scorer.map([functools.partial(_reject)], ["bad"], catch=False)
+    # only the good candidate was stored: its two proxies and lswag's two sub-scores
+    assert sorted(k.proxy for k in cache) == ["lswag", "lswag.lambda", "lswag.psi", "nwot"]
+    assert {k.arch for k in cache} == {ARCHS[0]}
 
 
-def _raise():
-    raise ValueError("broken candidate")
+def test_a_bug_is_not_a_failed_candidate() -> None:
+    scorer = _scorer()
+    with pytest.raises(ValueError, match="broken builder"):
+        scorer.map([functools.partial(_bug), scorer.builder(ARCHS[0])])
+
+
+def test_cache_through_evaluate_reads_values_and_sub_scores_back(tmp_path) -> None:
+    cache = ScoreCache(tmp_path / "c.sqlite")
+    scorer = _scorer(cache=cache)
+    key = CandidateKey("nb201", ARCHS[1])
+    first = scorer.evaluate(scorer.builder(ARCHS[1]), key=key)
+    again = scorer.evaluate(functools.partial(_bug), key=key)  # a hit: the builder is not called
+    assert not first.cached and again.cached and scorer.computed == 1
+    assert again.values == first.values and again.components == first.components
+    assert again.components["lswag.lambda"] * again.components["lswag.psi"] == pytest.approx(
+        again.values["lswag"]
+    )
+
+
+def _reject():
+    raise BadArchitecture("no cell to build")
+
+
+def _bug():
+    raise ValueError("broken builder")
 
 
 def test_workers_give_the_in_process_scores_and_a_dead_worker_loses_only_its_candidate() -> None:
-    serial = _scorer()
+    # One torch thread in both: the value of a reduction depends on the thread count.
+    serial = _scorer(threads=1)
     expected = serial.map([serial.builder(a) for a in ARCHS], ARCHS)
-    with _scorer(workers=2) as scorer:
+    with _scorer(workers=2, threads=1) as scorer:
         builders = [scorer.builder(a) for a in ARCHS]
         builders.insert(1, functools.partial(os.abort))  # the worker holding it dies (SIGABRT)
         labels = [ARCHS[0], "dies", *ARCHS[1:]]
@@ -81,6 +108,9 @@ def test_workers_give_the_in_process_scores_and_a_dead_worker_loses_only_its_can
         # the pool replaced the dead worker and goes on
         again = scorer.score_archs(ARCHS)
         assert [r.values for r in again] == [r.values for r in expected]
+        # a bug in a candidate is raised here, with the worker's traceback
+        with pytest.raises(CandidateCrashed, match="broken builder"):
+            scorer.map([functools.partial(_bug), scorer.builder(ARCHS[0])], ["bug", "good"])
 
 
 def test_cuda_without_cuda_is_refused_before_any_work() -> None:

@@ -11,8 +11,9 @@ from torch import nn
 
 import lswag_plugin
 from lswag_plugin.engine import registry
+from lswag_plugin.engine.captures.stage_features import StageFeature
 from lswag_plugin.engine.registry import Needs, register_proxy
-from lswag_plugin.engine.stages import StageFeature, UnitCall, select_stages, units_of
+from lswag_plugin.engine.structure import UnitCall, select_stages, units_of
 from lswag_plugin.errors import BadData
 from lswag_plugin.proxies import resolve_names
 from lswag_plugin.proxies.az_nas import (
@@ -245,7 +246,7 @@ def test_feature_entropy_by_hand() -> None:
 
 
 def test_merged_statistics_equal_those_of_the_whole_batch() -> None:
-    from lswag_plugin.engine.stages import _statistics
+    from lswag_plugin.engine.captures.stage_features import feature_statistics as _statistics
 
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(3, 5, 2, 2, generator=g) + 1, torch.randn(2, 5, 2, 2, generator=g)
