@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import ClassVar
 
 import pytest
 import torch
@@ -91,7 +92,7 @@ def test_a_new_need_is_one_capture_class(monkeypatch: pytest.MonkeyPatch) -> Non
 
     @capture_for(conv_calls)
     class ConvCalls(Capture):
-        publishes = {"conv_calls": "int: Conv2d forward calls in the shared passes"}
+        publishes: ClassVar[dict[str, str]] = {"conv_calls": "int: Conv2d forward calls"}
 
         def __init__(self, run) -> None:
             super().__init__(run)
