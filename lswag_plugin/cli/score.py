@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     import functools
 
-    from lswag_plugin.engine import Scorer, resolve_names
+    from lswag_plugin.engine import CandidateKey, Scorer, resolve_names
     from lswag_plugin.models import build_model, default_resolution, model_cache_id
 
     names = resolve_names(args.proxies)
@@ -48,29 +48,22 @@ def run(args: argparse.Namespace) -> int:
         by_resolution.setdefault(res, []).append(i)
     entries: dict[int, dict] = {}
     for res, indices in by_resolution.items():
-        scorer = Scorer(names, config.replace(resolution=res), workers=args.workers)
-        todo = []
-        for i in indices:
-            namespace, arch = model_cache_id(args.models[i])
-            keys = scorer.config.cache_keys(namespace, arch, names) if cache and namespace else {}
-            hits = cache.get_many(list(keys.values())) if keys else {}
-            if keys and len(hits) == len(keys):
-                scores = {n: hits[k] for n, k in keys.items()}
-                entries[i] = {"scores": scores, "seconds": 0.0, "cached": True}
-            else:
-                todo.append((i, keys))
-        specs = [args.models[i] for i, _ in todo]
-        builders = [functools.partial(build, spec) for spec in specs]
-        for (i, keys), result in zip(todo, scorer.map(builders, specs, catch=False)):
-            if keys:
-                cache.put_many({keys[n]: result.values[n] for n in names})
+        specs = [args.models[i] for i in indices]
+        ids = [model_cache_id(spec) for spec in specs]
+        keys = [CandidateKey(ns, arch) if cache and ns else None for ns, arch in ids]
+        with Scorer(
+            names, config.replace(resolution=res), cache=cache, workers=args.workers
+        ) as scorer:
+            results = scorer.map(
+                [functools.partial(build, spec) for spec in specs], specs, keys=keys, catch=False
+            )
+        for i, result in zip(indices, results):
             entries[i] = {
-                "scores": {n: result.values[n] for n in names},
+                "scores": {n: result.values[n] for n in names},  # type: ignore[index]
                 "components": result.components,
                 "seconds": result.seconds,
-                "cached": False,
+                "cached": result.cached,
             }
-        scorer.close()
     settings = {k: v for k, v in config.to_dict().items() if k not in ("resolution", "options")}
     settings["precision"] = config.precision or "float32"
     results = [
