@@ -5,6 +5,7 @@ patterns) and NWOT's Hamming kernel never need an ``S × all-neurons`` matrix.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ import torch
 __all__ = [
     "WORD_BITS",
     "ActivationPattern",
+    "PatternPacker",
     "clear_bits",
     "memory_order_bits",
     "pack_bits",
@@ -27,17 +29,18 @@ _LITTLE_ENDIAN = sys.byteorder == "little"
 def pack_bits(bits: torch.Tensor, keys: torch.Tensor, offset: int) -> None:
     """ORs the ``(n, N)`` boolean ``bits`` of samples ``offset .. offset+n`` into ``keys`` ``(N, W)``.
 
-    Sample ``s`` becomes bit ``s % 64`` of word ``s // 64`` (bit 63 is the int64 sign bit). Bits are
-    packed eight samples to a byte with uint8 shifts; whole bytes that start on a byte boundary are
-    ORed straight into the keys' little-endian bytes, the rest are assembled into words. No int64
-    temporaries of the activation's size.
+    Sample ``s`` becomes bit ``s % 64`` of word ``s // 64`` (bit 63 is the int64 sign bit), which in
+    the keys' little-endian bytes is bit ``s % 8`` of byte ``s // 8``: the samples are packed eight to
+    a byte (behind ``offset % 8`` zero bits) and ORed straight into those bytes, whatever the offset.
+    No int64 temporaries of the activation's size. (A big-endian machine assembles words instead.)
     """
     n = bits.shape[0]
+    if _LITTLE_ENDIAN and keys.is_contiguous():
+        first = offset // 8
+        packed = _pack_bytes(bits, lead=offset % 8)
+        keys.view(torch.uint8)[:, first : first + packed.shape[0]] |= packed.T
+        return
     start = 0
-    if offset % 8 == 0 and _LITTLE_ENDIAN and keys.is_contiguous() and n >= 8:
-        full = n - n % 8
-        keys.view(torch.uint8)[:, offset // 8 : (offset + full) // 8] |= _pack_bytes(bits[:full]).T
-        start = full
     while start < n:
         s = offset + start
         word, bit = divmod(s, WORD_BITS)
@@ -59,17 +62,20 @@ def clear_bits(keys: torch.Tensor, offset: int, count: int) -> None:
         s += n
 
 
-def _pack_bytes(chunk: torch.Tensor) -> torch.Tensor:
-    """Returns ``(ceil(count / 8), N)`` uint8: bit ``j`` of byte ``i`` is ``chunk[8 i + j]``.
+def _pack_bytes(chunk: torch.Tensor, lead: int = 0) -> torch.Tensor:
+    """Returns ``(ceil((lead + count) / 8), N)`` uint8: bit ``j`` of byte ``i`` is ``chunk[8 i + j - lead]``
+    (0 where that is outside the chunk).
 
     Two kernels whatever the count (a multiply by the bit weights, then a uint8 sum over each group of
     eight samples: the bits are distinct, so the sum is their OR), not eight shifts and ORs.
     """
     count, neurons = chunk.shape
-    rows = -(-count // 8) * 8
+    rows = -(-(lead + count) // 8) * 8
     u8 = chunk.contiguous().view(torch.uint8)
     if rows != count:
-        u8 = torch.cat([u8, u8.new_zeros(rows - count, neurons)], 0)
+        padded = u8.new_zeros(rows, neurons)
+        padded[lead : lead + count] = u8
+        u8 = padded
     weights = _BIT_WEIGHTS.get(u8.device)
     if weights is None:
         weights = _BIT_WEIGHTS[u8.device] = (
@@ -142,3 +148,114 @@ class ActivationPattern:
             else:
                 self._unique = torch.unique(self.keys, dim=0)
         return self._unique
+
+
+class PatternPacker:
+    """Packs the patterns of every activation call of a forward, many small layers at once.
+
+    Packing layer by layer costs a handful of kernel launches per activation call, which dominates a
+    small network's score. The packer keeps the ``(n, neurons)`` bits of small calls until they reach
+    ``batch_bytes`` (or :meth:`flush` at the end of a forward), then packs them in one go into the keys
+    of consecutive layers, which share one tensor (a *segment*: layers are views of its rows). A call
+    whose bits alone reach ``direct_bytes`` is packed at once into keys of its own, so memory stays
+    bounded by ``batch_bytes`` whatever the network. The bits are the same as :func:`pack_bits` gives.
+
+    Example:
+        >>> import torch
+        >>> packer = PatternPacker(num_samples=4)
+        >>> packer.add(0, "relu", torch.tensor([[True, False], [True, True]]), offset=0)
+        >>> packer.add(0, "relu", torch.tensor([[False, False], [True, False]]), offset=2)
+        >>> packer.flush()
+        >>> packer.patterns[0].keys[:, 0].tolist()  # neuron 0: samples 0, 1, 3; neuron 1: sample 1
+        [11, 2]
+    """
+
+    def __init__(
+        self, num_samples: int, *, batch_bytes: int = 1 << 22, direct_bytes: int = 1 << 20
+    ) -> None:
+        self.num_samples = num_samples
+        self.words = (num_samples + WORD_BITS - 1) // WORD_BITS
+        self.batch_bytes = batch_bytes
+        self.direct_bytes = direct_bytes
+        self.patterns: list[ActivationPattern] = []
+        #: Per layer (call): its segment and its first row there.
+        self._rows: list[tuple[torch.Tensor, int]] = []
+        self._pending: list[tuple[int, str, torch.Tensor]] = []
+        self._pending_bytes = 0
+        self._offset = 0
+
+    def add(self, call: int, name: str, bits: torch.Tensor, offset: int) -> None:
+        """Adds the ``(n, neurons)`` bits of activation call ``call`` for samples ``offset .. offset+n``.
+
+        Calls come in order within a forward (0, 1, ...); ``offset`` is the same for every call of
+        one forward.
+
+        Raises:
+            RuntimeError: The call has another number of neurons than in an earlier forward.
+        """
+        if call < len(self.patterns) and self.patterns[call].keys.shape[0] != bits.shape[1]:
+            raise RuntimeError(
+                f"activation {self.patterns[call].name!r} changed size between minibatches "
+                f"({self.patterns[call].keys.shape[0]} vs {bits.shape[1]} neurons); the forward "
+                "is not deterministic"
+            )
+        if self._pending and self._offset != offset:
+            self.flush()
+        self._offset = offset
+        size = bits.numel()
+        if size >= self.direct_bytes:
+            self.flush()
+            self._pack([(call, name, bits)], offset)
+            return
+        self._pending.append((call, name, bits))
+        self._pending_bytes += size
+        if self._pending_bytes >= self.batch_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        """Packs the calls kept so far."""
+        if self._pending:
+            pending, self._pending, self._pending_bytes = self._pending, [], 0
+            self._pack(pending, self._offset)
+
+    def discard(self) -> None:
+        """Forgets the calls kept so far (a failed attempt)."""
+        self._pending, self._pending_bytes = [], 0
+
+    def _pack(self, calls: list[tuple[int, str, torch.Tensor]], offset: int) -> None:
+        first_call = calls[0][0]
+        if first_call >= len(self.patterns):  # new layers (the first forward): one segment
+            rows = sum(b.shape[1] for _, _, b in calls)
+            device = calls[0][2].device
+            segment = torch.zeros(rows, self.words, dtype=torch.int64, device=device)
+            row = 0
+            for call, name, bits in calls:
+                if call != len(self.patterns):
+                    raise RuntimeError(f"activation calls out of order ({call} after a new layer)")
+                n = bits.shape[1]
+                self.patterns.append(
+                    ActivationPattern(name, call, segment[row : row + n], self.num_samples)
+                )
+                self._rows.append((segment, row))
+                row += n
+        bits = calls[0][2] if len(calls) == 1 else torch.cat([b for _, _, b in calls], 1)
+        if not _LITTLE_ENDIAN:
+            column = 0
+            for call, _, b in calls:
+                pack_bits(bits[:, column : column + b.shape[1]], self.patterns[call].keys, offset)
+                column += b.shape[1]
+            return
+        first = offset // 8
+        packed = _pack_bytes(bits, lead=offset % 8).T  # (neurons, bytes)
+        width = packed.shape[1]
+        column = 0
+        # Consecutive calls in one segment are one slice of its rows: one OR per segment.
+        for _, calls_in_segment in itertools.groupby(
+            (c for c, _, _ in calls), key=lambda c: id(self._rows[c][0])
+        ):
+            group = list(calls_in_segment)
+            keys, row = self._rows[group[0]]
+            count = sum(self.patterns[c].keys.shape[0] for c in group)
+            target = keys.view(torch.uint8)[row : row + count, first : first + width]
+            target |= packed[column : column + count]
+            column += count

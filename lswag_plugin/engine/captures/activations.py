@@ -15,13 +15,7 @@ import torch
 from torch import nn
 
 from lswag_plugin.engine.captures._base import Capture, Run, capture_for
-from lswag_plugin.engine.patterns import (
-    WORD_BITS,
-    ActivationPattern,
-    clear_bits,
-    memory_order_bits,
-    pack_bits,
-)
+from lswag_plugin.engine.patterns import PatternPacker, clear_bits, memory_order_bits
 from lswag_plugin.engine.registry import Needs
 from lswag_plugin.errors import ProxyNotApplicable
 
@@ -57,7 +51,7 @@ class ActivationCapture(Capture):
         needs = run.needs
         self.keep_outputs = bool(needs & ACTIVATIONS)
         self.keep_output_grads = bool(needs & ACTIVATION_GRADS)
-        self.patterns: list[ActivationPattern] = []
+        self.packer = PatternPacker(run.ctx.num_samples)
         self.outputs: list[list[torch.Tensor]] = []
         self.output_grads: list[list[Any]] = []
         self._offset = 0
@@ -87,9 +81,13 @@ class ActivationCapture(Capture):
         self._offset = piece.start
         self._call = 0
 
+    def after_forward(self, piece: Any, output: torch.Tensor) -> None:
+        self.packer.flush()
+
     def roll_back(self, minibatch: int, start: int, size: int) -> None:
         """Clears the attempt's pattern bits and drops the raw outputs it kept."""
-        for pattern in self.patterns:
+        self.packer.discard()
+        for pattern in self.packer.patterns:
             clear_bits(pattern.keys, start, size)
             pattern._unique = None
         for call, outputs in enumerate(self.outputs):
@@ -100,23 +98,12 @@ class ActivationCapture(Capture):
             return
         call = self._call
         self._call += 1
-        bits = memory_order_bits(output.detach())
-        if call == len(self.patterns):
-            num_samples = self.ctx.num_samples
-            words = (num_samples + WORD_BITS - 1) // WORD_BITS
-            keys = torch.zeros(bits.shape[1], words, dtype=torch.int64, device=bits.device)
-            self.patterns.append(
-                ActivationPattern(self._names[id(module)], call, keys, num_samples)
-            )
+        if call == len(self.outputs):
             self.outputs.append([])
             self.output_grads.append([])
-        pattern = self.patterns[call]
-        if pattern.keys.shape[0] != bits.shape[1]:
-            raise RuntimeError(
-                f"activation {pattern.name!r} changed size between minibatches "
-                f"({pattern.keys.shape[0]} vs {bits.shape[1]} neurons); the forward is not deterministic"
-            )
-        pack_bits(bits, pattern.keys, self._offset)
+        self.packer.add(
+            call, self._names[id(module)], memory_order_bits(output.detach()), self._offset
+        )
         if self.keep_outputs:
             # An in-place activation's output may be overwritten by later in-place ops: keep a copy.
             kept = output.detach()
@@ -132,7 +119,7 @@ class ActivationCapture(Capture):
             )
 
     def publish(self, ctx: Any) -> None:
-        ctx.captured["patterns"] = self.patterns
+        ctx.captured["patterns"] = self.packer.patterns
         if self.keep_outputs:
             ctx.captured["activations"] = self.outputs
         if self.keep_output_grads:
