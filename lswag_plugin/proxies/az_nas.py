@@ -1,65 +1,50 @@
 """AZ-NAS (Lee & Ham, "AZ-NAS: Assembling Zero-Cost Proxies for Network Architecture Search", CVPR 2024,
-arXiv 2403.19232): four proxies from one forward and backward, and their non-linear rank aggregation.
+arXiv 2403.19232): four proxies from one data-free pass, and their non-linear rank aggregation.
 
-Written from the paper's text only (its code is GPL-3.0 and was not read). Only the abstract and
-third-party summaries of the method section could be retrieved in this session, so the definitions
-below are the paper's as we read them from §3 ("Zero-cost proxies": expressivity, progressivity,
-trainability, complexity; "Non-linear ranking aggregation"); its equation numbers are not quoted here
-and the forms must be checked against the PDF (open question). Notation: a network with primary blocks
-(its *stages*, :mod:`lswag_plugin.engine.structure`) whose outputs are ``F_1 … F_L``, and ``F_0`` the stem
-(the first stage's input). All four are higher-is-better.
+Written from the paper's text and from the facts of the authors' set-up (their code is GPL-3.0 and was
+not read). The four proxies share one pass of their own, planned once (``Needs.DATA_FREE_BLOCKS``,
+:mod:`lswag_plugin.engine.captures.data_free_blocks`): a batch of N(0, 1) images the size of the
+scoring batch, through a private copy of the network re-initialised Kaiming-normal (fan-in, ReLU
+gain; biases 0, norm layers 1 and 0; batch norm on batch statistics), read at the stem and at the
+output of every block (``F_0`` the stem, ``F_1 … F_L`` each cell, reduction or residual block, or
+transformer block, in order; :mod:`lswag_plugin.engine.structure`). No image and no label is used, and
+no other proxy's value changes. All four are higher-is-better.
 
-Definitions implemented
------------------------
-Expressivity (isotropy of the feature space, by PCA). For stage ``l``, the ``C``-dim feature vectors
-``x`` of ``F_l`` at every sample and position (``M = N·H·W``; ``N·T`` tokens for a ViT) have the
-covariance ``Σ_l = (1/M) Σ (x − μ)(x − μ)ᵀ`` with eigenvalues ``λ_1 … λ_C``;
-``p_i = λ_i / Σ_j λ_j`` and ``s_E^l = −Σ_i p_i log p_i`` (the entropy of the principal-component
-spectrum: ``log C`` for isotropic features, 0 when one direction holds all the variance).
-``s_E = Σ_{l=1..L} s_E^l``.
+Expressivity (isotropy of the feature space). For each feature ``F_l``, ``l = 0..L`` (the stem
+included), the ``C``-dim vectors at every sample and position (``N·H·W``; ``N·T`` tokens for a ViT),
+centred, have the covariance ``Σ_l`` with eigenvalues ``λ_1 … λ_C``; ``p_i = λ_i / Σ_j λ_j`` and
+``s_E^l = −Σ_i p_i log(p_i + 1e-8)``. ``s_E = Σ_{l=0..L} s_E^l``.
 
-Progressivity (expressivity should grow with depth): ``s_P = min_{l=1..L} (s_E^l − s_E^{l−1})``, with
-``s_E^0`` the stem's.
+Progressivity (expressivity should grow with depth): ``s_P = min_{l=1..L} (s_E^l − s_E^{l−1})``.
 
-Trainability (dynamical isometry: the Jacobian of each block should have a scale near 1). For each
-block ``b`` (every cell or residual block of a CNN, every transformer block; the stem first, see
-:mod:`lswag_plugin.engine.structure`), a Gaussian probe ``v ~ N(0, I)`` shaped like its output ``F_b`` is
-pulled back to its input ``F_{b−1}``: ``σ_b = ‖J_bᵀ v‖ / ‖v‖`` with ``J_b = ∂F_b/∂F_{b−1}`` (squared
-norms summed over the K minibatches). ``s_T = (1/B) Σ_b (2 − σ_b − 1/σ_b)`` (≤ 0, 0 exactly when every
-``σ_b = 1``).
+Trainability (each block's Jacobian should have a scale near 1). For each block ``F_{l−1} → F_l``, a
+Rademacher (±1) tensor ``v`` shaped like ``F_l`` is pulled back, ``u = Jᵀv`` (pixel-unshuffled where
+the resolution halves, so positions match), and ``σ_l`` is the largest singular value of ``M = uᵀv / P``
+(``P`` positions). ``s_T = (1/L) Σ_l (2 − σ_l − 1/σ_l)`` (≤ 0, 0 when every ``σ_l = 1``); an identity
+block (``u == v`` exactly) or a block that ignores its input (``σ_l = 0``) gives ``s_T = −inf``: such
+networks rank lowest, never NaN. A block whose positions cannot be matched to its input's is skipped.
 
-Complexity: the FLOPs of one forward of one sample (``torch.utils.flop_counter``, 2 per MAC).
+Complexity: the FLOPs of one forward of one sample (``torch.utils.flop_counter``, 2 per MAC), counted in
+the same pass.
 
 Aggregation (non-linear ranking): over a pool of ``N`` candidates, ``R_m(i) ∈ {1..N}`` is candidate
 ``i``'s rank by proxy ``m`` in ascending order (the best has ``N``), and
 ``s_AZ(i) = Σ_{m ∈ {E, P, T, C}} log(R_m(i) / N)``. A candidate ranked low by any one proxy is pulled
 down far more than a high rank lifts it (log), so networks ranked high by all proxies come first.
 :func:`az_nas_pool` computes it for a table (what bench reports; the paper's ρ are measured so).
+Ties share their mean rank (``scipy.stats.rankdata``); NaN scores rank lowest, with ``−inf``.
 
-Choices the paper leaves open (ours)
-------------------------------------
-- Stages of an arbitrary model: the rule of :mod:`lswag_plugin.engine.structure` (changes of spatial size
-  for CNNs, 4 groups of blocks for ViTs, stem = the first stage's input).
-- The batch: the engine's shared passes (64 samples as 2 minibatches of 32); features and gradient
-  norms are pooled over both exactly (means, scatters, squared norms add up).
-- Eigenvalues below 0 (round-off) are set to 0; a feature with zero variance has ``s_E^l = 0``.
-  Entropy in nats (``scipy.stats.entropy``). The class token counts as a token.
-- ``s_E`` sums the stages, not the stem; ``s_P`` and ``s_T`` use the stem as ``F_0``.
-- Trainability reads *blocks*, expressivity and progressivity read *stages*. Chosen on the tuning
-  split (seed 1, 200 NB201 cells, CIFAR-10 valid; not the seed-0 report cells): with stages for all
-  three, s_T had ρ −.17 … .09 and the aggregate .78; with a probe per block s_T had .49 and the
-  aggregate .876 (blocks for s_E and s_P as well: .83). Batch norm in train mode couples the samples,
-  so σ_b is read from whole-batch norms (no per-sample Jacobians); ``σ_b`` = 0 (a block whose output
-  ignores its input, e.g. an NB201 cell with every path ``none``) gives ``s_T = −inf``: it ranks
-  lowest, never NaN. A block whose input has no gradient is skipped.
-- The probes are a backward through one block each (about one backward of the network in all), in
-  the shared forward's graph, with a generator of their own seeded by the scoring seed.
-- Ties share their mean rank (``scipy.stats.rankdata``); NaN scores rank lowest, with ``−inf``.
-- One network at a time (Optuna, NNI, our search): the ``az_nas`` proxy ranks the candidate within a
-  *reference sample* (the four scores of random, unlabelled architectures of the space, scored with the
-  same settings; :func:`sample_reference`), i.e. ``R_m = 1 + #{r < s} + #{r = s}/2`` among the
-  reference's ``n`` values and ``N = n + 1``: exactly :func:`az_nas_pool` of the reference plus the
-  candidate, for that candidate.
+One network at a time (Optuna, NNI, our search): the ``az_nas`` proxy ranks the candidate within a
+*reference sample* (the four scores of random, unlabelled architectures of the space, scored with the
+same settings; :func:`sample_reference`), i.e. ``R_m = 1 + #{r < s} + #{r = s}/2`` among the
+reference's ``n`` values and ``N = n + 1``: exactly :func:`az_nas_pool` of the reference plus the
+candidate, for that candidate. A reference records the definitions it was scored with and is refused
+by a newer one.
+
+Why this set-up: chosen on the tuning split (seed 1, 300 NAS-Bench-201 cells; not the seed-0 report
+cells) against the previous reading (real images, default initialisation, stages for expressivity and
+progressivity, Gaussian probes of ‖Jᵀv‖/‖v‖ for trainability) and against the same pass on real
+images (``benchmarks/az_setup.py``; figures in ``docs/results.md``, "AZ-NAS on NAS-Bench-201").
 """
 
 from __future__ import annotations
@@ -74,11 +59,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from lswag_plugin.engine.captures.data_free_blocks import DATA_FREE_BLOCKS, BlockFeatures
 from lswag_plugin.engine.config import file_fingerprint
 from lswag_plugin.engine.context import PassResults
-from lswag_plugin.engine.registry import Needs, register_proxy
-from lswag_plugin.engine.captures.stage_features import StageFeature, StageFeatures
+from lswag_plugin.engine.registry import Needs, get_proxy, register_proxy
 from lswag_plugin.errors import BadData, ProxyNotApplicable
 
 __all__ = [
@@ -86,9 +72,12 @@ __all__ = [
     "AZ_REFERENCE_ENV",
     "AZReference",
     "az_nas_pool",
+    "expressivity",
     "feature_entropy",
     "load_reference",
+    "progressivity",
     "sample_reference",
+    "trainability",
 ]
 
 #: The four AZ-NAS proxies, in the paper's order.
@@ -101,85 +90,99 @@ _FORMAT = "lswag-az-nas-reference"
 # -- the four proxies ----------------------------------------------------------------------------
 
 
-def feature_entropy(feature: StageFeature) -> float:
-    """Returns ``s_E^l``: the entropy (nats) of the normalised eigenvalues of the feature covariance.
+def feature_entropy(eigenvalues: torch.Tensor) -> float:
+    """Returns ``−Σ p log(p + 1e-8)`` of the normalised eigenvalues ``p = λ / Σλ`` (0 without variance).
 
-    0 when the features have no variance.
+    Example:
+        >>> import torch
+        >>> round(feature_entropy(torch.tensor([1.0, 1.0, 1.0, 1.0])), 4)  # isotropic: log 4
+        1.3863
     """
-    import scipy.stats  # lazily: importing lswag_plugin does not import scipy
-
-    eigenvalues = feature.covariance_eigenvalues().cpu().numpy()
-    if not eigenvalues.sum() > 0:
+    total = float(eigenvalues.sum())
+    if not total > 0:
         return 0.0
-    return float(scipy.stats.entropy(eigenvalues))
+    p = eigenvalues.double() / total
+    return float(-(p * torch.log(p + 1e-8)).sum())
 
 
-def _stages(ctx: PassResults, proxy: str) -> StageFeatures:
-    stages = ctx.stages
-    if stages is None:  # pragma: no cover - the plan always captures them when needed
-        raise RuntimeError("stage features were not captured")
-    if stages.problem is not None or not stages.stages:
-        raise ProxyNotApplicable(f"{proxy} needs the stages of the network: {stages.problem}")
-    return stages
+def _blocks(ctx: PassResults, proxy: str) -> BlockFeatures:
+    blocks: BlockFeatures = ctx.data_free_blocks
+    if blocks.problem is not None or not blocks.names:
+        raise ProxyNotApplicable(f"{proxy} needs the stem and blocks of the network: {blocks.problem}")
+    return blocks
 
 
-def _consecutive(stages: StageFeatures, proxy: str) -> list[tuple[StageFeature, StageFeature]]:
-    features = stages.features
-    if len(features) < 2:
+def expressivity(blocks: BlockFeatures) -> float:
+    """Returns ``s_E``: Σ over the stem and every block of the entropy of its feature spectrum."""
+    return sum(feature_entropy(ev) for ev in blocks.eigenvalues)
+
+
+def progressivity(blocks: BlockFeatures) -> float:
+    """Returns ``s_P``: the smallest increase of the feature entropy from one block to the next.
+
+    Raises:
+        ProxyNotApplicable: The network has a single feature map.
+    """
+    entropies = [feature_entropy(ev) for ev in blocks.eigenvalues]
+    if len(entropies) < 2:
         raise ProxyNotApplicable(
-            f"{proxy} compares consecutive stages but the network has one feature map "
-            f"({features[0].name}); see lswag_plugin.engine.structure for the rule"
+            "az_progressivity compares consecutive blocks but the network has one feature map; see "
+            "lswag_plugin.engine.structure for the rule"
         )
-    return list(itertools.pairwise(features))
+    return min(b - a for a, b in itertools.pairwise(entropies))
 
 
-@register_proxy("az_expressivity", direction="max", needs=Needs.STAGE_FEATURES)
-def az_expressivity(ctx: PassResults) -> float:
-    """AZ-NAS expressivity: Σ over stages of the entropy of the feature covariance's eigenvalues.
+def trainability(blocks: BlockFeatures) -> float:
+    """Returns ``s_T``: the mean over blocks of ``2 − σ − 1/σ``; −inf for an identity or dead block.
 
-    ``s_E = Σ_l −Σ_i p_i log p_i``, ``p_i = λ_i / Σ_j λ_j`` the normalised principal-component variances
-    of stage ``l``'s feature vectors (see the module docstring).
+    Raises:
+        ProxyNotApplicable: No block's probe could be read.
     """
-    return sum(feature_entropy(f) for f in _stages(ctx, "az_expressivity").stages)
-
-
-@register_proxy("az_progressivity", direction="max", needs=Needs.STAGE_FEATURES)
-def az_progressivity(ctx: PassResults) -> float:
-    """AZ-NAS progressivity: the smallest increase of expressivity from one stage to the next.
-
-    ``s_P = min_l (s_E^l − s_E^{l−1})`` over consecutive features, the stem first.
-    """
-    pairs = _consecutive(_stages(ctx, "az_progressivity"), "az_progressivity")
-    return min(feature_entropy(b) - feature_entropy(a) for a, b in pairs)
-
-
-@register_proxy("az_trainability", direction="max", needs=Needs.STAGE_FEATURES)
-def az_trainability(ctx: PassResults) -> float:
-    """AZ-NAS trainability: mean over blocks of ``2 − σ_b − 1/σ_b``, σ_b a block Jacobian's scale.
-
-    ``σ_b = ‖J_bᵀ v‖ / ‖v‖`` for ``J_b = ∂F_b/∂F_{b−1}`` (consecutive block features, the stem first) and
-    a Gaussian probe ``v`` at the block's output. 0 is best; −inf when a block passes no gradient.
-    """
-    stages = _stages(ctx, "az_trainability")
     terms = []
-    for probe in stages.jacobians:
-        if math.isnan(probe.pulled_sq):
-            continue  # the block's input has no gradient
-        if probe.pulled_sq <= 0 or not math.isfinite(probe.pulled_sq):
+    for probe in blocks.probes:
+        if probe.identity or probe.sigma == 0:
             return -math.inf
-        sigma = probe.sigma
-        terms.append(2.0 - sigma - 1.0 / sigma)
+        if math.isnan(probe.sigma):
+            continue  # no gradient, or positions that cannot be matched
+        terms.append(2.0 - probe.sigma - 1.0 / probe.sigma)
     if not terms:
         raise ProxyNotApplicable("az_trainability: no block carries a gradient from the one before")
     return float(np.mean(terms))
 
 
-@register_proxy("az_complexity", direction="max", needs=Needs.FLOPS)
+@register_proxy("az_expressivity", direction="max", needs=DATA_FREE_BLOCKS, version="2")
+def az_expressivity(ctx: PassResults) -> float:
+    """AZ-NAS expressivity: Σ over the stem and every block of the entropy of the feature spectrum.
+
+    ``s_E = Σ_l −Σ_i p_i log(p_i + 1e-8)``, ``p_i`` the normalised eigenvalues of the covariance of
+    feature ``l``'s vectors, on AZ-NAS's data-free pass (see the module docstring).
+    """
+    return expressivity(_blocks(ctx, "az_expressivity"))
+
+
+@register_proxy("az_progressivity", direction="max", needs=DATA_FREE_BLOCKS, version="2")
+def az_progressivity(ctx: PassResults) -> float:
+    """AZ-NAS progressivity: the smallest increase of expressivity from one block to the next.
+
+    ``s_P = min_l (s_E^l − s_E^{l−1})`` over consecutive features, the stem first.
+    """
+    return progressivity(_blocks(ctx, "az_progressivity"))
+
+
+@register_proxy("az_trainability", direction="max", needs=DATA_FREE_BLOCKS, version="2")
+def az_trainability(ctx: PassResults) -> float:
+    """AZ-NAS trainability: mean over blocks of ``2 − σ − 1/σ``, σ the top singular value of a probe.
+
+    ``σ_l`` is the largest singular value of ``uᵀv / P``, ``u = J_lᵀ v`` for a Rademacher ``v`` at block
+    ``l``'s output. 0 is best; −inf when a block is an identity or ignores its input.
+    """
+    return trainability(_blocks(ctx, "az_trainability"))
+
+
+@register_proxy("az_complexity", direction="max", needs=DATA_FREE_BLOCKS)
 def az_complexity(ctx: PassResults) -> float:
-    """AZ-NAS complexity: FLOPs of one forward of one sample (the engine's count, 2 per MAC)."""
-    if ctx.flops is None:  # pragma: no cover - the plan always counts when FLOPS is needed
-        raise RuntimeError("FLOPs were not counted")
-    return float(ctx.flops)
+    """AZ-NAS complexity: FLOPs of one forward of one sample (2 per MAC), counted in AZ-NAS's pass."""
+    return float(ctx.data_free_blocks.flops)
 
 
 # -- aggregation ---------------------------------------------------------------------------------
@@ -250,6 +253,9 @@ class AZReference:
     ) -> AZReference:
         """Returns the reference of a table holding the four proxies' columns (other columns ignored).
 
+        ``meta`` describes the sample; without one, the table is taken to be scored with the current
+        definitions of the proxies (``meta["versions"]``, which the ``az_nas`` proxy checks).
+
         Raises:
             BadData: A proxy column is missing, the columns differ in length or are empty.
         """
@@ -261,7 +267,7 @@ class AZReference:
             raise BadData(
                 "an AZ-NAS reference needs one non-empty score per architecture and proxy"
             )
-        return cls(scores, dict(meta or {}))
+        return cls(scores, dict(meta) if meta is not None else {"versions": _definitions()})
 
     @property
     def size(self) -> int:
@@ -312,7 +318,12 @@ class AZReference:
                 f"{path} is not an AZ-NAS reference (no format {_FORMAT!r}); make one with "
                 "lswag_plugin.proxies.az_nas.sample_reference"
             )
-        return cls.from_table(data["scores"], data.get("meta"))
+        return cls.from_table(data["scores"], data.get("meta") or {})
+
+
+def _definitions() -> dict[str, str]:
+    """The definition version of each AZ proxy (part of a reference's meta)."""
+    return {p: get_proxy(p).version for p in AZ_PROXIES}
 
 
 def sample_reference(space: Any, n: int, *, seed: int = 0, **settings: Any) -> AZReference:
@@ -338,6 +349,7 @@ def sample_reference(space: Any, n: int, *, seed: int = 0, **settings: Any) -> A
     rows = [r.values for r in results if r.values is not None]
     table = {p: [row[p] for row in rows] for p in AZ_PROXIES}
     meta = {
+        "versions": _definitions(),
         "space": getattr(space, "name", type(space).__name__),
         "n": len(rows),
         "failed": n - len(rows),
@@ -379,7 +391,14 @@ def load_reference(options: Mapping[str, Any]) -> AZReference:
     except FileNotFoundError:
         return AZReference.load(path)  # raises BadData naming the file
     if key not in _LOADED:
-        _LOADED[key] = AZReference.load(path)
+        reference = AZReference.load(path)
+        if reference.meta.get("versions") != _definitions():
+            raise BadData(
+                f"the AZ-NAS reference {path} was scored with other definitions of the AZ proxies "
+                f"({reference.meta.get('versions')} against {_definitions()}); make it again with "
+                "lswag_plugin.proxies.az_nas.sample_reference"
+            )
+        _LOADED[key] = reference
     return _LOADED[key]
 
 

@@ -1,4 +1,4 @@
-"""AZ-NAS: the stage rule, exact values on hand-made networks, the shared passes, the aggregation."""
+"""AZ-NAS: the block rule, exact values on hand-made networks, its own data-free pass, the aggregation."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from torch import nn
 
 import lswag_plugin
 from lswag_plugin.engine import registry
-from lswag_plugin.engine.captures.stage_features import StageFeature
+from lswag_plugin.engine.captures.data_free_blocks import DATA_FREE_BLOCKS
 from lswag_plugin.engine.registry import Needs, register_proxy
 from lswag_plugin.engine.structure import UnitCall, select_stages, units_of
 from lswag_plugin.errors import BadData
@@ -168,106 +168,137 @@ def test_select_stages_cnn_rule() -> None:
     assert [calls[i].name for i in selection.stages] == ["block1", "down"]
 
 
-# -- exact values on a hand-made network ----------------------------------------------------------
+# -- exact values on a hand-made network (the data-free pass) --------------------------------------
 
 C = 4
 
 
-class Pointwise(nn.Module):
-    """A 1×1 convolution with given weights (a composite unit: it holds the conv)."""
+class Scale(nn.Module):
+    """A parameter-free block (composite: it holds an identity): ``F = a · x``, optionally pooled 2×2.
 
-    def __init__(self, weight: torch.Tensor, pool: bool = False) -> None:
+    Without Conv/Linear weights nothing is re-initialised, so the pass's generator draws the Gaussian
+    input first, then the Rademacher probes from the last block to the first.
+    """
+
+    def __init__(self, a: float | torch.Tensor, pool: bool = False) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(C, C, 1, bias=False)
-        with torch.no_grad():
-            self.conv.weight.copy_(weight.reshape(C, C, 1, 1))
+        self.register_buffer("a", torch.as_tensor(a, dtype=torch.float32).reshape(1, -1, 1, 1))
+        self.keep = nn.Identity()
         self.pool = nn.AvgPool2d(2) if pool else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.conv(x))
+        return self.pool(self.keep(x) * self.a)
 
 
-def _hand_net(w0: torch.Tensor, a1: float, a2: float) -> nn.Module:
-    """stem F0 = W0 x; stage 1 F1 = a1 F0; stage 2 F2 = a2 avgpool2(F1); global pool; linear."""
-    torch.manual_seed(0)
+def _hand_net(stem: torch.Tensor, a1: float, a2: float) -> nn.Module:
+    """stem F0 = D x (per-channel scales); F1 = a1 F0; F2 = a2 avgpool2(F1); global pool."""
     return nn.Sequential(
-        Pointwise(w0),
-        Pointwise(a1 * torch.eye(C)),
-        Pointwise(a2 * torch.eye(C), pool=True),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(C, 3),
+        Scale(stem), Scale(a1), Scale(a2, pool=True), nn.AdaptiveAvgPool2d(1), nn.Flatten()
     )
 
 
 def _entropy_numpy(maps: np.ndarray) -> float:
-    """Entropy of the normalised eigenvalues of the covariance of the C-vectors of (N, C, H, W) maps."""
+    """−Σ p log(p + 1e-8) of the covariance spectrum of the C-vectors of (N, C, H, W) maps."""
     vectors = maps.transpose(0, 2, 3, 1).reshape(-1, maps.shape[1])
     eigenvalues = np.clip(np.linalg.eigvalsh(np.cov(vectors.T, bias=True)), 0, None)
     p = eigenvalues / eigenvalues.sum()
-    p = p[p > 0]
-    return float(-(p * np.log(p)).sum())
+    return float(-(p * np.log(p + 1e-8)).sum())
+
+
+def _sigma_numpy(u: np.ndarray, v: np.ndarray) -> float:
+    """σ_max of uᵀv / P over the positions of (N, C, H, W) maps."""
+    uu = u.transpose(0, 2, 3, 1).reshape(-1, u.shape[1])
+    vv = v.transpose(0, 2, 3, 1).reshape(-1, v.shape[1])
+    return float(np.linalg.norm(uu.T @ vv / uu.shape[0], ord=2))
 
 
 def test_exact_values_on_a_hand_made_network() -> None:
-    g = torch.Generator().manual_seed(1)
-    w0 = torch.randn(C, C, generator=g)
-    x, y = torch.randn(8, C, 4, 4, generator=g), torch.arange(8) % 3
-    s = lswag_plugin.score(_hand_net(w0, 2.0, 1.0), (x, y), AZ, device="cpu")
-    f0 = np.einsum("oc,nchw->nohw", w0.double().numpy(), x.double().numpy())
-    pooled = f0.reshape(8, C, 2, 2, 2, 2).mean(axis=(3, 5))
-    e0, e1, e2 = _entropy_numpy(f0), _entropy_numpy(2.0 * f0), _entropy_numpy(2.0 * pooled)
-    assert s["az_expressivity"] == pytest.approx(e1 + e2, rel=1e-6)
+    d = torch.tensor([1.0, 2.0, 3.0, 0.5])
+    batch = _images(8, 4, channels=C, classes=C)  # only its shape matters: the input is drawn
+    s = lswag_plugin.score(_hand_net(d, 2.0, 3.0), batch, AZ, device="cpu", seed=5)
+    # The pass's own draws, replayed: the input, then v₂ (the last block's), then v₁.
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(8, C, 4, 4, generator=g).double().numpy()
+    v2 = (torch.randint(0, 2, (8, C, 2, 2), generator=g) * 2 - 1).double().numpy()
+    v1 = (torch.randint(0, 2, (8, C, 4, 4), generator=g) * 2 - 1).double().numpy()
+    f0 = x * d.double().numpy().reshape(1, C, 1, 1)
+    f1 = 2.0 * f0
+    f2 = 3.0 * f1.reshape(8, C, 2, 2, 2, 2).mean(axis=(3, 5))
+    e0, e1, e2 = _entropy_numpy(f0), _entropy_numpy(f1), _entropy_numpy(f2)
+    assert s["az_expressivity"] == pytest.approx(e0 + e1 + e2, rel=1e-6)
     assert s["az_progressivity"] == pytest.approx(min(e1 - e0, e2 - e1), abs=1e-6)
-    # J_1 = 2·I: σ_1 = 2; J_2 = 2×2 mean pool (adjoint: each input gets g/4): σ_2 = 1/2.
-    # s_T = ((2 − 2 − 1/2) + (2 − 1/2 − 2)) / 2 = −1/2, whatever the output signal.
-    assert s["az_trainability"] == pytest.approx(-0.5, rel=1e-6)
-    # Three 1×1 convolutions C→C on 4×4 maps (the last before its pool) and a C→3 linear layer.
-    assert s["az_complexity"] == 3 * 2 * C * C * 16 + 2 * C * 3
+    # Block 1: u = 2 v₁. Block 2: each input position gets 3 v₂ / 4 (the pool's adjoint), and u is
+    # pixel-unshuffled (stride 2) to v₂'s positions: channel 4c + 2i + j holds offset (i, j) of c.
+    u2 = np.repeat(np.repeat(3.0 * v2 / 4, 2, axis=2), 2, axis=3)
+    u2 = u2.reshape(8, C, 2, 2, 2, 2).transpose(0, 1, 3, 5, 2, 4).reshape(8, 4 * C, 2, 2)
+    sigmas = [_sigma_numpy(2.0 * v1, v1), _sigma_numpy(u2, v2)]
+    expected = np.mean([2 - sg - 1 / sg for sg in sigmas])
+    assert s["az_trainability"] == pytest.approx(expected, rel=1e-6)
+    assert s["az_complexity"] == 0.0  # no Conv/Linear: no FLOPs counted
 
 
-def test_isometric_stages_have_the_best_trainability() -> None:
-    x, y = _images(8, 4, channels=C, classes=3)
-    s = lswag_plugin.score(_hand_net(torch.eye(C), 1.0, 2.0), (x, y), "az_trainability")
-    assert s["az_trainability"] == pytest.approx(0.0, abs=1e-9)  # σ_1 = 1, σ_2 = 2/2 = 1
+def test_with_one_channel_the_probe_reads_the_block_gain() -> None:
+    # C = 1: vᵀv / P = 1 for any Rademacher v, so σ₁ = |a₁| and the pool's σ₂ = a₂ · ½.
+    batch = _images(8, 4, channels=1, classes=1)
+    s = lswag_plugin.score(_hand_net(torch.ones(1), -1.0, 2.0), batch, "az_trainability")
+    assert s["az_trainability"] == pytest.approx(0.0, abs=1e-9)  # σ₁ = |−1|, σ₂ = 2/2: both 1
+    s = lswag_plugin.score(_hand_net(torch.ones(1), 0.5, 4.0), batch, "az_trainability")
+    assert s["az_trainability"] == pytest.approx(-0.5, rel=1e-9)  # (2 − ½ − 2) and (2 − 2 − ½)
+    s = lswag_plugin.score(_hand_net(torch.ones(1), 1.0, 2.0), batch, "az_trainability")
+    assert s["az_trainability"] == -math.inf  # block 1 is an identity: u == v
 
 
 def test_feature_entropy_by_hand() -> None:
-    iso = StageFeature(
-        "f", (2, 1, 1), count=2, mean=torch.zeros(2), scatter=2 * torch.eye(2).double()
-    )
-    assert feature_entropy(iso) == pytest.approx(math.log(2))
-    skew = StageFeature(
-        "f", (3, 1, 1), count=4, mean=torch.zeros(3), scatter=torch.diag(torch.tensor([3.0, 1, 0]))
-    )
-    assert feature_entropy(skew) == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
-    flat = StageFeature("f", (3, 1, 1), count=4, mean=torch.zeros(3), scatter=torch.zeros(3, 3))
-    assert feature_entropy(flat) == 0.0
+    assert feature_entropy(torch.tensor([1.0, 1.0])) == pytest.approx(math.log(2), abs=1e-7)
+    skew = torch.tensor([0.0, 1.0, 3.0])
+    expected = -(0.75 * math.log(0.75 + 1e-8) + 0.25 * math.log(0.25 + 1e-8))
+    assert feature_entropy(skew) == pytest.approx(expected)
+    assert feature_entropy(torch.zeros(3)) == 0.0
 
 
-def test_merged_statistics_equal_those_of_the_whole_batch() -> None:
-    from lswag_plugin.engine.captures.stage_features import feature_statistics as _statistics
-
-    g = torch.Generator().manual_seed(0)
-    a, b = torch.randn(3, 5, 2, 2, generator=g) + 1, torch.randn(2, 5, 2, 2, generator=g)
-    merged = _statistics("f", a)
-    merged.add(_statistics("f", b))
-    whole = _statistics("f", torch.cat([a, b]))
-    assert merged.count == whole.count == 20
-    torch.testing.assert_close(merged.covariance(), whole.covariance())
-    torch.testing.assert_close(merged.mean, whole.mean)
-
-
-def test_a_disconnected_nb201_cell_ranks_lowest_never_nan() -> None:
+def test_disconnected_and_identity_nb201_cells_rank_lowest_never_nan() -> None:
     from lswag_plugin.spaces import get_space
 
-    net = get_space("nb201").build("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
-    s = lswag_plugin.score(net, _images(8, 32), AZ, device="cpu")
-    assert s["az_trainability"] == -math.inf
-    assert all(not math.isnan(v) for v in dict(s).values())
+    space = get_space("nb201")
+    for cell in (
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",  # the output ignores the input
+        "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|",  # an identity cell
+    ):
+        s = lswag_plugin.score(space.build(cell), _images(8, 32), AZ, device="cpu")
+        assert s["az_trainability"] == -math.inf
+        assert all(not math.isnan(v) for v in dict(s).values())
 
 
-# -- one set of shared passes ---------------------------------------------------------------------
+def test_the_pass_reads_the_stem_and_every_block_of_nb201_resnet_and_vit(monkeypatch) -> None:
+    import timm
+
+    from lswag_plugin.spaces import get_space
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    kept = {}
+
+    @register_proxy("test_blocks", needs=DATA_FREE_BLOCKS)
+    def keep(ctx) -> float:
+        kept["blocks"] = ctx.data_free_blocks
+        return 0.0
+
+    def names(model: nn.Module, size: int) -> list[str]:
+        lswag_plugin.score(model, _images(4, size), "test_blocks", device="cpu", num_classes=None)
+        return kept["blocks"].names
+
+    nb201 = names(get_space("nb201").build(NB201_ARCH), 32)
+    assert nb201 == ["input of cells.0", *(f"cells.{i}" for i in range(17))]  # 1 + 17
+    assert len(kept["blocks"].probes) == 17
+    resnet = names(timm.create_model("resnet18", num_classes=10), 32)
+    assert resnet[0] == "input of layer1.0" and resnet[1:] == [
+        f"layer{i}.{j}" for i in range(1, 5) for j in range(2)
+    ]
+    vit = timm.create_model("vit_tiny_patch16_224", num_classes=10, img_size=32, patch_size=8)
+    assert names(vit, 32) == ["input of blocks.0", *(f"blocks.{i}" for i in range(12))]
+    assert not any(math.isnan(p.sigma) for p in kept["blocks"].probes)  # tokens are positions
+
+
+# -- its own pass, after the shared ones ----------------------------------------------------------
 
 FORWARDS: list[int] = []
 BACKWARDS: list[int] = []
@@ -306,21 +337,35 @@ def _counted_net() -> nn.Module:
     )
 
 
-def test_az_proxies_share_the_passes_of_lswag_and_zico() -> None:
+def test_the_data_free_pass_is_planned_once_and_changes_no_other_proxy() -> None:
     batch = _images(16, 8)
     net = _counted_net()
+    before = [p.detach().clone() for p in net.parameters()]
     FORWARDS.clear(), BACKWARDS.clear()
-    base = lswag_plugin.score(net, batch, "lswag,zico", device="cpu")
-    assert (len(FORWARDS), len(BACKWARDS)) == (2, 2)
+    base = lswag_plugin.score(net, batch, "lswag,zico,synflow", device="cpu")
+    base_calls = (len(FORWARDS), len(BACKWARDS))
     FORWARDS.clear(), BACKWARDS.clear()
-    fused = lswag_plugin.score(net, batch, f"lswag,zico,{AZ}", device="cpu")
-    # The same two minibatch forwards and loss backwards; besides, per minibatch, each block's
-    # Jacobian probe runs a backward through that block alone (the first block's reaches the stem).
-    assert (len(FORWARDS), len(BACKWARDS)) == (2, 2 + 2)
-    assert fused.passes == ["forward+backward x2"]
-    assert fused["lswag"] == base["lswag"] and fused["zico"] == base["zico"]
+    fused = lswag_plugin.score(net, batch, f"lswag,zico,synflow,{AZ}", device="cpu")
+    # One more forward (the data-free batch) and the probes of its two blocks (the first reaches
+    # the stem), whatever the number of AZ proxies: one pass for the four.
+    assert (len(FORWARDS), len(BACKWARDS)) == (base_calls[0] + 1, base_calls[1] + 1)
+    assert fused.passes == [
+        "forward+backward x2",
+        "data-free forward + block probes (Gaussian input, Kaiming init)",
+        "special:synflow",
+    ]
+    assert {p: fused[p] for p in ("lswag", "zico", "synflow")} == dict(base)
     alone = lswag_plugin.score(net, batch, AZ, device="cpu")
     assert {p: fused[p] for p in AZ_PROXIES} == dict(alone)
+    assert alone.passes == ["data-free forward + block probes (Gaussian input, Kaiming init)"]
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))  # never the caller's
+
+
+def test_the_data_free_pass_reads_no_image() -> None:
+    net = _counted_net()
+    a = lswag_plugin.score(net, _images(16, 8, seed=0), AZ, device="cpu")
+    b = lswag_plugin.score(net, _images(16, 8, seed=1), AZ, device="cpu")
+    assert dict(a) == dict(b)
 
 
 # -- aggregation ----------------------------------------------------------------------------------
@@ -370,10 +415,15 @@ def test_az_nas_proxy_ranks_one_network_in_its_reference(tmp_path, monkeypatch) 
     s = lswag_plugin.score(
         net, batch, "lswag,az_nas", device="cpu", options={"az_nas": {"reference": str(path)}}
     )
-    assert s.passes == ["forward+backward x2"]
+    assert s.passes[0] == "forward+backward x2" and len(s.passes) == 2
     members = {p: s.components[p] for p in AZ_PROXIES}
     pooled = az_nas_pool({p: [*table[p], members[p]] for p in AZ_PROXIES})
     assert s["az_nas"] == pytest.approx(pooled[-1])
+    # A reference scored with an earlier definition of the proxies is refused, naming the fix.
+    stale = AZReference.from_table(table, {"versions": {p: "1" for p in AZ_PROXIES}})
+    stale.save(tmp_path / "stale.json")
+    with pytest.raises(BadData, match="other definitions.*sample_reference"):
+        lswag_plugin.score(net, batch, "az_nas", options={"az_nas": {"reference": str(tmp_path / "stale.json")}})
 
 
 def test_all_has_the_four_proxies_not_the_aggregate() -> None:
