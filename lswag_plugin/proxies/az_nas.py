@@ -108,7 +108,9 @@ def feature_entropy(eigenvalues: torch.Tensor) -> float:
 def _blocks(ctx: PassResults, proxy: str) -> BlockFeatures:
     blocks: BlockFeatures = ctx.data_free_blocks
     if blocks.problem is not None or not blocks.names:
-        raise ProxyNotApplicable(f"{proxy} needs the stem and blocks of the network: {blocks.problem}")
+        raise ProxyNotApplicable(
+            f"{proxy} needs the stem and blocks of the network: {blocks.problem}"
+        )
     return blocks
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from lswag_plugin.engine.modules import is_weight_layer
 from lswag_plugin.engine.context import PassResults
+from lswag_plugin.engine.modules import is_weight_layer
 from lswag_plugin.engine.registry import Needs, register_proxy
 from lswag_plugin.errors import ProxyNotApplicable
 

@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from lswag_plugin.engine.patterns import unpack_bits
 from lswag_plugin.engine.context import PassResults
+from lswag_plugin.engine.patterns import unpack_bits
 from lswag_plugin.engine.registry import Needs, register_proxy
 
 

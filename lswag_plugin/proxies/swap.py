@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import torch
 
-from lswag_plugin.engine.patterns import ActivationPattern
 from lswag_plugin.engine.context import PassResults
+from lswag_plugin.engine.patterns import ActivationPattern
 from lswag_plugin.engine.registry import Needs, register_proxy
 
 __all__ = ["PATTERN_COUNTS", "count_patterns"]

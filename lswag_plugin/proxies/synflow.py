@@ -6,10 +6,10 @@ import math
 
 import torch
 
-from lswag_plugin.engine.modules import is_weight_layer
 from lswag_plugin.engine.checks import logits_of
 from lswag_plugin.engine.clone import remove_batch_norm
 from lswag_plugin.engine.context import PassResults
+from lswag_plugin.engine.modules import is_weight_layer
 from lswag_plugin.engine.registry import Needs, register_proxy
 from lswag_plugin.errors import ProxyNotApplicable
 

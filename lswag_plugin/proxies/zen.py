@@ -7,8 +7,8 @@ import math
 import torch
 from torch import nn
 
-from lswag_plugin.engine.modules import is_weight_layer
 from lswag_plugin.engine.context import PassResults
+from lswag_plugin.engine.modules import is_weight_layer
 from lswag_plugin.engine.registry import Needs, register_proxy
 from lswag_plugin.errors import ProxyNotApplicable
 

@@ -1,8 +1,8 @@
 import torch
 from torch import nn
 
-from lswag_plugin.engine.patterns import memory_order_bits
 from lswag_plugin.engine.clone import clone_module, is_plain_module_tree
+from lswag_plugin.engine.patterns import memory_order_bits
 
 
 class Tied(nn.Module):

@@ -422,8 +422,10 @@ def test_az_nas_proxy_ranks_one_network_in_its_reference(tmp_path, monkeypatch) 
     # A reference scored with an earlier definition of the proxies is refused, naming the fix.
     stale = AZReference.from_table(table, {"versions": {p: "1" for p in AZ_PROXIES}})
     stale.save(tmp_path / "stale.json")
-    with pytest.raises(BadData, match="other definitions.*sample_reference"):
-        lswag_plugin.score(net, batch, "az_nas", options={"az_nas": {"reference": str(tmp_path / "stale.json")}})
+    with pytest.raises(BadData, match=r"other definitions.*sample_reference"):
+        lswag_plugin.score(
+            net, batch, "az_nas", options={"az_nas": {"reference": str(tmp_path / "stale.json")}}
+        )
 
 
 def test_all_has_the_four_proxies_not_the_aggregate() -> None:

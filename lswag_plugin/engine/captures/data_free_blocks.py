@@ -152,9 +152,7 @@ def _positions_matched(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor | None:
     return None
 
 
-def _probe(
-    name: str, a: torch.Tensor, b: torch.Tensor, generator: torch.Generator
-) -> BlockProbe:
+def _probe(name: str, a: torch.Tensor, b: torch.Tensor, generator: torch.Generator) -> BlockProbe:
     """Pulls a Rademacher ``v`` shaped like ``b`` back to ``a`` and returns σ_max of ``uᵀv / P``."""
     v = torch.randint(0, 2, b.shape, generator=generator, device=b.device).to(b.dtype) * 2 - 1
     if not (a.requires_grad and b.requires_grad):
@@ -213,9 +211,7 @@ def block_features(
         tensors: list[torch.Tensor] = [t for t, _ in picked]  # type: ignore[misc]
         eigenvalues = [_spectrum(t) for t in tensors]
         pairs = list(zip(itertools.pairwise(tensors), itertools.pairwise(names)))
-        probes = [
-            _probe(f"{na} -> {nb}", a, b, generator) for (a, b), (na, nb) in reversed(pairs)
-        ]
+        probes = [_probe(f"{na} -> {nb}", a, b, generator) for (a, b), (na, nb) in reversed(pairs)]
     return BlockFeatures(names, eigenvalues, probes[::-1], flops)
 
 
@@ -242,7 +238,9 @@ class DataFreeBlocksCapture(Capture):
             kaiming_reinit(model, generator)
             inputs = torch.randn(
                 ctx.inputs.shape, generator=generator, device=device, dtype=ctx.inputs.dtype
-            ).requires_grad_(True)  # every feature carries a gradient, even after parameter-free units
+            ).requires_grad_(
+                True
+            )  # every feature carries a gradient, even after parameter-free units
             ctx.captured["data_free_blocks"] = block_features(
                 model, inputs, generator, autocast=ctx.autocast()
             )
