@@ -19,6 +19,7 @@ from lswag_plugin.cli._common import (
     unit_float,
 )
 from lswag_plugin.output import figure
+from lswag_plugin.search import available_strategies
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="nb101, nb201, darts, darts-eval, pit, autoformer-t, autoformer-s, autoformer-b",
     )
-    p.add_argument("--strategy", choices=("evolution", "random"), default="evolution")
+    p.add_argument(
+        "--strategy",
+        choices=available_strategies(host="ours", needs_proxy=False),  # the registry's
+        default="evolution",
+    )
     p.add_argument("--proxy", default="lswag", help="the fitness: a proxy name or 'libra'")
     p.add_argument(
         "--budget", type=positive_int, default=500, help="distinct architectures to evaluate"

@@ -1,4 +1,4 @@
-"""The comparison report: Markdown tables (mean ± std over seeds) and PNG plots.
+"""The comparison report: Markdown tables (mean ± std over seeds) and PNG plots, for either mode.
 
 Budget of evaluations: the final best-found accuracy per strategy × evaluator, plots against
 evaluations and seconds. Budget of trainings: the best-found accuracy at given numbers of trainings per
@@ -8,27 +8,25 @@ optimum against trainings on log axes, and the best hybrid vs the best training-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lswag_plugin.compare._run import EVALUATIONS, NO_PROXY, TRAININGS, _check_mode
+from lswag_plugin.errors import CompareError
 from lswag_plugin.output import figure
 
 __all__ = [
     "at_trainings",
+    "describe_run",
     "plot_regret",
     "plot_runs",
     "run_name",
     "summary",
-    "summary_trainings",
     "write_markdown",
-    "write_trainings_markdown",
 ]
-
-#: The evaluator name of a training-only run (as in ``_run.NO_PROXY``).
-_NO_PROXY = "none"
 #: Regrets below this are drawn at it on the log axis (0 is the optimum itself).
 REGRET_FLOOR = 0.01
 
@@ -40,11 +38,25 @@ def _groups(runs: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[dict[s
     return groups
 
 
-def summary(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Returns one row per (strategy, evaluator): seeds, mean/std of the final best-found accuracy, seconds.
+def summary(
+    runs: Sequence[dict[str, Any]], *, mode: str = EVALUATIONS, at: Sequence[int] = ()
+) -> list[dict[str, Any]]:
+    """Returns the report's rows of ``runs`` in ``mode`` (mean ± std over seeds; ``numpy.std``).
 
-    The std is the population std over seeds (``numpy.std``); seconds are the mean charged cost of a run.
+    Mode ``"evaluations"``: one row per (strategy, evaluator): seeds, mean/std of the final best-found
+    accuracy, the mean charged seconds of a run. Mode ``"trainings"``: one row per strategy (× proxy)
+    with, at each ``T`` in ``at``, the mean/std of the target accuracy of the best trained cell, the
+    mean zero-cost evaluations and charged seconds: ``{"name", "strategy", "evaluator", "kind", "seeds",
+    "short", "at": {T: {"mean", "std", "n", "screened", "zc_seconds"}}}`` (``kind`` is ``"hybrid"``
+    or ``"training-only"``; ``short`` counts runs that trained fewer cells than their budget).
+
+    Raises:
+        CompareError: Mode ``"trainings"`` without ``at``.
     """
+    if _check_mode(mode) == TRAININGS:
+        if not at:
+            raise CompareError("a report of trainings needs at= (the numbers of trainings T)")
+        return _summary_trainings(runs, at)
     rows = []
     for (strategy, evaluator), rs in sorted(_groups(runs).items()):
         final = np.array([r["best_acc"][-1] for r in rs if r["best_acc"]], dtype=float)
@@ -64,9 +76,35 @@ def summary(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_markdown(
-    runs: Sequence[dict[str, Any]], path: str | Path, *, title: str, notes: Sequence[str] = ()
+    runs: Sequence[dict[str, Any]],
+    path: str | Path,
+    *,
+    title: str,
+    notes: Sequence[str] = (),
+    mode: str = EVALUATIONS,
+    at: Sequence[int] = (),
+    optimum: float | None = None,
 ) -> Path:
-    """Writes the report: a strategy × evaluator table of final best-found accuracy, then ``notes``."""
+    """Writes the Markdown report of ``runs`` in ``mode``, then ``notes``.
+
+    Mode ``"evaluations"``: strategy × evaluator tables of the final best-found accuracy and of the
+    charged seconds. Mode ``"trainings"``: the accuracy at each ``T`` in ``at``, the best hybrid against
+    the best training-only strategy (beside the table's ``optimum``), the hybrids' zero-cost work.
+    """
+    if _check_mode(mode) == TRAININGS:
+        if optimum is None:
+            raise CompareError("a report of trainings needs the table's optimum")
+        lines = _trainings_lines(runs, title=title, at=at, optimum=optimum)
+    else:
+        lines = _evaluations_lines(runs, title=title)
+    lines += ["", *list(notes)]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _evaluations_lines(runs: Sequence[dict[str, Any]], *, title: str) -> list[str]:
     rows = summary(runs)
     strategies = list(dict.fromkeys(r["strategy"] for r in rows))
     evaluators = list(dict.fromkeys(r["evaluator"] for r in rows))
@@ -93,11 +131,7 @@ def write_markdown(
             for e in evaluators
         ]
         lines.append(f"| {s} | " + " | ".join(parts) + " |")
-    lines += ["", *list(notes)]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return lines
 
 
 def plot_runs(runs: Sequence[dict[str, Any]], path: str | Path, *, x: str, title: str = "") -> Path:
@@ -153,9 +187,24 @@ def plot_runs(runs: Sequence[dict[str, Any]], path: str | Path, *, x: str, title
     return Path(path)
 
 
+def describe_run(record: dict[str, Any]) -> str:
+    """Returns one line about a finished run (the progress line of ``lswag compare``)."""
+    if record.get("mode", EVALUATIONS) == TRAININGS:
+        return (
+            f"{run_name(record):>26} seed {record['seed']}: best-found "
+            f"{record['best_acc'][-1]:.2f} after {record['trainings']} trainings, "
+            f"{record['screened_total']} zero-cost scores, {record['wall_seconds']:.1f} s wall"
+        )
+    return (
+        f"{record['strategy']:>14} {record['evaluator']:>8} seed {record['seed']}: "
+        f"best-found {record['best_acc'][-1]:.2f} after {record['evaluations']} evaluations, "
+        f"{record['wall_seconds']:.1f} s wall"
+    )
+
+
 def run_name(run: dict[str, Any]) -> str:
     """Returns a run's row name: the strategy, with ``/proxy`` for a hybrid (``zc-local/meco``)."""
-    if run["evaluator"] == _NO_PROXY:
+    if run["evaluator"] == NO_PROXY:
         return run["strategy"]
     return f"{run['strategy']}/{run['evaluator']}"
 
@@ -167,7 +216,7 @@ def _value_at(values: Sequence[float], t: int) -> float:
     return float(values[min(t, len(values)) - 1])
 
 
-def summary_trainings(runs: Sequence[dict[str, Any]], at: Sequence[int]) -> list[dict[str, Any]]:
+def _summary_trainings(runs: Sequence[dict[str, Any]], at: Sequence[int]) -> list[dict[str, Any]]:
     """Returns one row per strategy (× proxy): at each ``T`` in ``at``, mean/std over seeds of the
     target accuracy of the best trained cell, with the mean zero-cost evaluations and charged seconds.
 
@@ -186,7 +235,7 @@ def summary_trainings(runs: Sequence[dict[str, Any]], at: Sequence[int]) -> list
             "name": name,
             "strategy": first["strategy"],
             "evaluator": first["evaluator"],
-            "kind": "training-only" if first["evaluator"] == _NO_PROXY else "hybrid",
+            "kind": "training-only" if first["evaluator"] == NO_PROXY else "hybrid",
             "seeds": len(rs),
             "short": sum(1 for r in rs if r["trainings"] < r["budget"]),
             "at": {},
@@ -234,17 +283,22 @@ def at_trainings(rows: Sequence[dict[str, Any]], at: Sequence[int]) -> dict[str,
     return out
 
 
-def write_trainings_markdown(
-    runs: Sequence[dict[str, Any]],
-    path: str | Path,
-    *,
-    title: str,
-    at: Sequence[int],
-    optimum: float,
-    notes: Sequence[str] = (),
-) -> Path:
-    """Writes the report of a budget of trainings: accuracy at each T, zero-cost work, best of each kind."""
-    rows = summary_trainings(runs, at)
+def _header(names: Sequence[str], cols: Sequence[int]) -> list[str]:
+    """A table's header and rule: ``names``, then one column per T."""
+    heads = [*names, *(f"T = {t}" for t in cols)]
+    return ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+
+
+def _cells(row: dict[str, Any], cols: Sequence[int], cell: Callable[[dict[str, Any]], str]) -> str:
+    """A row's table cells: ``cell`` of its values at each T, ``–`` where it has none."""
+    return " | ".join(cell(row["at"][t]) if t in row["at"] else "–" for t in cols)
+
+
+def _trainings_lines(
+    runs: Sequence[dict[str, Any]], *, title: str, at: Sequence[int], optimum: float
+) -> list[str]:
+    """The report of a budget of trainings: accuracy at each T, zero-cost work, best of each kind."""
+    rows = _summary_trainings(runs, at)
     cols = [int(t) for t in at]
     lines = [
         f"# {title}",
@@ -252,18 +306,12 @@ def write_trainings_markdown(
         "Target accuracy of the cell with the best trained result after T trainings, "
         "mean ± std over seeds (n = seeds):",
         "",
-        "| strategy | kind | " + " | ".join(f"T = {t}" for t in cols) + " |",
-        "|---|---|" + "---|" * len(cols),
+        *_header(["strategy", "kind"], cols),
     ]
     for kind in ("hybrid", "training-only"):
         for r in (r for r in rows if r["kind"] == kind):
-            cells = [
-                f"{r['at'][t]['mean']:.2f} ± {r['at'][t]['std']:.2f} (n={r['at'][t]['n']})"
-                if t in r["at"]
-                else "–"
-                for t in cols
-            ]
-            lines.append(f"| {r['name']} | {kind} | " + " | ".join(cells) + " |")
+            cells = _cells(r, cols, lambda a: f"{a['mean']:.2f} ± {a['std']:.2f} (n={a['n']})")
+            lines.append(f"| {r['name']} | {kind} | {cells} |")
     best = at_trainings(rows, at)
     lines += [
         "",
@@ -287,25 +335,15 @@ def write_trainings_markdown(
         "Zero-cost work of the hybrids after T trainings, mean per run: distinct cells scored / "
         "charged seconds (free in the count of trainings):",
         "",
-        "| strategy | " + " | ".join(f"T = {t}" for t in cols) + " |",
-        "|---|" + "---|" * len(cols),
+        *_header(["strategy"], cols),
     ]
     for r in (r for r in rows if r["kind"] == "hybrid"):
-        cells = [
-            f"{r['at'][t]['screened']:.0f} / {r['at'][t]['zc_seconds']:.0f} s"
-            if t in r["at"]
-            else "–"
-            for t in cols
-        ]
-        lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
+        cells = _cells(r, cols, lambda a: f"{a['screened']:.0f} / {a['zc_seconds']:.0f} s")
+        lines.append(f"| {r['name']} | {cells} |")
     short = [f"{r['name']} ({r['short']})" for r in rows if r["short"]]
     if short:
         lines += ["", "Runs that trained fewer cells than their budget: " + ", ".join(short) + "."]
-    lines += ["", *list(notes)]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return lines
 
 
 def plot_regret(
@@ -328,9 +366,9 @@ def plot_regret(
             groups.setdefault(run_name(r), []).append(r)
     kinds = {
         "hybrids (zero-cost screening + trainings)": [
-            n for n, rs in groups.items() if rs[0]["evaluator"] != _NO_PROXY
+            n for n, rs in groups.items() if rs[0]["evaluator"] != NO_PROXY
         ],
-        "training only": [n for n, rs in groups.items() if rs[0]["evaluator"] == _NO_PROXY],
+        "training only": [n for n, rs in groups.items() if rs[0]["evaluator"] == NO_PROXY],
     }
     kinds = {k: sorted(v) for k, v in kinds.items() if v}
     with figure(

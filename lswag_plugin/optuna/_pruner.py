@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 import math
 
-import numpy as np
 import optuna
+
+from lswag_plugin.search import PercentileRule
 
 __all__ = ["ZERO_COST_STEP", "ZeroCostPruner", "report_zero_cost"]
 
@@ -97,8 +98,6 @@ class ZeroCostPruner(optuna.pruners.BasePruner):
         direction: str | None = None,
         wrapped: optuna.pruners.BasePruner | None = None,
     ) -> None:
-        if not 0.0 <= percentile <= 100.0 or math.isnan(percentile):
-            raise ValueError(f"percentile must be in [0, 100], got {percentile}")
         if n_warmup_trials < 0:
             raise ValueError(f"n_warmup_trials must be >= 0, got {n_warmup_trials}")
         if proxy is not None and direction is not None:
@@ -109,9 +108,9 @@ class ZeroCostPruner(optuna.pruners.BasePruner):
             from lswag_plugin.proxies import get_proxy
 
             direction = get_proxy(proxy or "lswag").direction
-        self._percentile = float(percentile)
-        self._n_warmup_trials = int(n_warmup_trials)
-        self._direction = _direction(direction)
+        self._rule = PercentileRule(
+            float(percentile), n_warmup=int(n_warmup_trials), direction=_direction(direction)
+        )
         self._wrapped = wrapped
         self._step = ZERO_COST_STEP
 
@@ -133,17 +132,9 @@ class ZeroCostPruner(optuna.pruners.BasePruner):
         return self._wrapped.prune(study, view)
 
     def _prune_zero_cost(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
-        value = trial.intermediate_values[self._step]
-        if math.isnan(value):
-            return True
-        earlier = [
+        earlier = (
             t.intermediate_values[self._step]
             for t in study.get_trials(deepcopy=False)
             if t.number < trial.number and self._step in t.intermediate_values
-        ]
-        earlier = [v for v in earlier if not math.isnan(v)]
-        if len(earlier) < self._n_warmup_trials or not earlier:
-            return False
-        sign = 1.0 if self._direction == "max" else -1.0
-        threshold = float(np.percentile(sign * np.asarray(earlier, dtype=float), self._percentile))
-        return sign * value < threshold
+        )
+        return self._rule.prunes(trial.intermediate_values[self._step], earlier)

@@ -1,4 +1,4 @@
-"""Search spaces as ``trial.suggest_*`` calls: NAS-Bench-101/201, DARTS, AutoFormer, PiT, and timm."""
+"""Search spaces as ``trial.suggest_*`` calls: any registered space (its ``suggest`` method), and timm."""
 
 from __future__ import annotations
 
@@ -8,44 +8,23 @@ from typing import Any
 from torch import nn
 
 from lswag_plugin.errors import BadArchitecture
-from lswag_plugin.spaces._base import SearchSpace
-from lswag_plugin.spaces.pool import PoolSpace
+from lswag_plugin.spaces import SearchSpace, get_space
 
 __all__ = ["space_builder", "suggest_architecture", "timm_builder"]
 
 
 def _space(space: SearchSpace | str) -> SearchSpace:
-    if isinstance(space, str):
-        from lswag_plugin.spaces import get_space
-
-        return get_space(space)
-    return space
+    return get_space(space) if isinstance(space, str) else space
 
 
 def suggest_architecture(trial: Any, space: SearchSpace | str, *, prefix: str = "") -> Any:
-    """Returns an architecture of ``space`` chosen by ``trial.suggest_categorical`` calls.
+    """Returns an architecture of ``space`` chosen by ``trial.suggest_*`` calls: ``space.suggest(trial)``.
 
-    - NAS-Bench-201 (``"nb201"``): six categorical parameters ``edge_<to>_<from>`` (``edge_1_0``,
-      ``edge_2_0``, ``edge_2_1``, ...) over the five ops; returns the NB201 string.
-    - NAS-Bench-101 (``"nb101"``): the 21 entries of the 7×7 upper-triangular adjacency as 0/1
-      parameters ``edge_<from>_<to>`` (``edge_0_1`` … ``edge_5_6``, vertex 0 the input, 6 the output),
-      and ``op_1`` … ``op_5`` over the three interior ops; returns the cell pruned to its input→output
-      paths (:meth:`~lswag_plugin.spaces.nb101.NB101.validate`). A draw with no valid cell (the output
-      unreachable, or more than 9 edges left after pruning) raises ``optuna.TrialPruned`` with the
-      reason, also stored in ``trial.user_attrs["prune_reason"]``.
-    - DARTS (``"darts"``, ``"darts-eval"``): per cell ``normal``/``reduce`` and node ``k`` = 2..5,
-      ``<cell>_node<k>_in0`` over the earlier nodes 0..k-1 and ``<cell>_node<k>_op0`` over the seven ops,
-      then the second input, conditional on the first (the two must differ):
-      ``<cell>_node<k>_in1_not<in0>`` over the other earlier nodes, and ``<cell>_node<k>_op1``; returns
-      the genotype dict (pairs ``[op, input]``).
-    - PiT (``"pit"``): ``base_dim``, ``mlp_ratio``, ``depth_0`` … ``depth_2`` (each stage's choices) and
-      ``num_heads``, one of the space's non-decreasing head triples written ``"2-4-8"``; returns the dict.
-    - AutoFormer (``"autoformer-t"``/``"-s"``/``"-b"``): ``embed_dim`` and ``depth``, then ``mlp_ratio_<i>``
-      and ``num_heads_<i>`` for each of the ``depth`` layers (conditional parameters); returns the dict.
-    - A :class:`~lswag_plugin.spaces.PoolSpace`: the parameters of the wrapped space, then the pool
-      member nearest to that architecture (:meth:`~lswag_plugin.spaces.PoolSpace.nearest`). The
-      sampler models the space's choices; the trial's value is that of the nearest pool member, so
-      several parameter sets share one member (a repeat).
+    Each space defines its parameters in :meth:`~lswag_plugin.spaces.SearchSpace.suggest` (NB201: six
+    ``edge_<to>_<from>`` ops; NB101: 21 edge bits and five ops, a draw with no valid cell raising
+    ``optuna.TrialPruned``; DARTS: two distinct inputs and ops per node; PiT; AutoFormer: parameters
+    conditional on the depth; a :class:`~lswag_plugin.spaces.PoolSpace`: the member nearest to the
+    wrapped space's suggestion), so a newly registered space works here with no other edit.
 
     Args:
         trial: An Optuna trial (``Trial`` or ``FixedTrial``).
@@ -69,106 +48,7 @@ def suggest_architecture(trial: Any, space: SearchSpace | str, *, prefix: str = 
         >>> suggest_architecture(optuna.trial.FixedTrial(params), "nb101")
         {'matrix': [[0, 1, 0], [0, 0, 1], [0, 0, 0]], 'ops': ['input', 'conv3x3-bn-relu', 'output']}
     """
-    from lswag_plugin.spaces.darts import DARTS
-    from lswag_plugin.spaces.nb101 import NB101
-    from lswag_plugin.spaces.pit import PiT
-
-    space = _space(space)
-    if isinstance(space, PoolSpace):
-        return space.decode(space.nearest(suggest_architecture(trial, space.space, prefix=prefix)))
-    if space.name == "nb201":
-        from lswag_plugin.spaces.nb201 import EDGES, OPS, to_arch_str
-
-        return to_arch_str(
-            [trial.suggest_categorical(f"{prefix}edge_{i}_{j}", list(OPS)) for i, j in EDGES]
-        )
-    if isinstance(space, NB101):
-        return _suggest_nb101(trial, space, prefix)
-    if isinstance(space, DARTS):
-        return _suggest_darts(trial, space, prefix)
-    if isinstance(space, PiT):
-        return _suggest_pit(trial, space, prefix)
-    choices = getattr(space, "choices", None)
-    if choices is not None and all(
-        hasattr(choices, f) for f in ("embed_dim", "depth", "mlp_ratio", "num_heads")
-    ):
-        depth = trial.suggest_categorical(f"{prefix}depth", list(choices.depth))
-        arch = {
-            "embed_dim": trial.suggest_categorical(f"{prefix}embed_dim", list(choices.embed_dim)),
-            "depth": depth,
-            "mlp_ratio": [
-                trial.suggest_categorical(f"{prefix}mlp_ratio_{i}", list(choices.mlp_ratio))
-                for i in range(depth)
-            ],
-            "num_heads": [
-                trial.suggest_categorical(f"{prefix}num_heads_{i}", list(choices.num_heads))
-                for i in range(depth)
-            ],
-        }
-        return space.validate(arch)
-    raise BadArchitecture(
-        f"search space {space.name!r} has no Optuna mapping (NB101, NB201, DARTS, PiT and AutoFormer "
-        "have one); write "
-        "build_model(trial) with trial.suggest_* calls and space.build(arch) yourself"
-    )
-
-
-def _suggest_nb101(trial: Any, space: SearchSpace, prefix: str) -> dict[str, Any]:
-    """NB101: 21 edge bits and 5 ops; the cell pruned by the space, or ``optuna.TrialPruned``."""
-    import optuna
-
-    from lswag_plugin.spaces.nb101 import MAX_VERTICES, OPS
-
-    n = MAX_VERTICES
-    matrix = [[0] * n for _ in range(n)]
-    for i in range(n):
-        for j in range(i + 1, n):
-            matrix[i][j] = trial.suggest_categorical(f"{prefix}edge_{i}_{j}", [0, 1])
-    ops = [trial.suggest_categorical(f"{prefix}op_{k}", list(OPS)) for k in range(1, n - 1)]
-    try:
-        return space.validate({"matrix": matrix, "ops": ["input", *ops, "output"]})
-    except BadArchitecture as exc:  # disconnected, or too many edges once pruned
-        reason = str(exc)
-        trial.set_user_attr(f"{prefix}prune_reason", reason)
-        raise optuna.TrialPruned(reason) from None
-
-
-def _suggest_darts(trial: Any, space: SearchSpace, prefix: str) -> dict[str, Any]:
-    """DARTS: per cell and node, two distinct earlier inputs (the second conditional) and two ops."""
-    from lswag_plugin.spaces.darts import CELL_TYPES, NODES, OPS
-
-    arch: dict[str, list[list[Any]]] = {}
-    for kind in CELL_TYPES:
-        pairs: list[list[Any]] = []
-        for node in range(2, NODES + 2):
-            name = f"{prefix}{kind}_node{node}"
-            first = trial.suggest_categorical(f"{name}_in0", list(range(node)))
-            pairs.append([trial.suggest_categorical(f"{name}_op0", list(OPS)), first])
-            second = trial.suggest_categorical(
-                f"{name}_in1_not{first}", [s for s in range(node) if s != first]
-            )
-            pairs.append([trial.suggest_categorical(f"{name}_op1", list(OPS)), second])
-        arch[kind] = pairs
-    return space.validate(arch)
-
-
-def _heads_text(heads: Sequence[int]) -> str:
-    return "-".join(map(str, heads))
-
-
-def _suggest_pit(trial: Any, space: SearchSpace, prefix: str) -> dict[str, Any]:
-    """PiT: base_dim, mlp_ratio, a depth per stage and one non-decreasing head triple."""
-    c = space.choices  # type: ignore[attr-defined]
-    triples = {_heads_text(t): list(t) for t in c.head_triples()}
-    arch = {
-        "base_dim": trial.suggest_categorical(f"{prefix}base_dim", list(c.base_dim)),
-        "mlp_ratio": trial.suggest_categorical(f"{prefix}mlp_ratio", list(c.mlp_ratio)),
-        "depth": [
-            trial.suggest_categorical(f"{prefix}depth_{s}", list(d)) for s, d in enumerate(c.depth)
-        ],
-        "num_heads": triples[trial.suggest_categorical(f"{prefix}num_heads", list(triples))],
-    }
-    return space.validate(arch)
+    return _space(space).suggest(trial, prefix=prefix)
 
 
 def space_builder(

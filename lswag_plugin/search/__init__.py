@@ -1,25 +1,50 @@
-"""Search strategies over any :class:`~lswag_plugin.spaces.SearchSpace`: evolution and random search.
+"""Search strategies over any :class:`~lswag_plugin.spaces.SearchSpace`, and the strategy registry.
+
+Every strategy registers under its name where it is defined (:func:`register_strategy`); search, compare
+and the command line build them with :func:`get_strategy`. Ours are evolution and random search
+(:class:`SearchStrategy`) and the hybrids of :mod:`lswag_plugin.search.hybrid`, where a zero-cost proxy
+decides what is trained; :mod:`lswag_plugin.compare` adds those of Optuna and NNI.
 
 Example:
-    >>> from lswag_plugin.search import EvolutionSearch
+    >>> from lswag_plugin.search import available_strategies, get_strategy
     >>> from lswag_plugin.spaces import get_space
-    >>> result = EvolutionSearch().search(get_space("nb201"), lambda archs: [a.count("skip") for a in archs],
-    ...                                   budget=100, seed=0)
-    >>> result.evaluations
-    100
+    >>> result = get_strategy("evolution").search(
+    ...     get_space("nb201"), lambda archs: [a.count("skip") for a in archs], budget=100, seed=0)
+    >>> result.evaluations, available_strategies(host="ours", needs_proxy=False)
+    (100, ['random', 'evolution'])
 """
 
 from lswag_plugin.search._base import Evaluator, SearchError, SearchResult, SearchStrategy
-from lswag_plugin.search.evaluate import ProxyEvaluator
-from lswag_plugin.search.evolution import EvolutionSearch
-from lswag_plugin.search.hybrid import HybridStrategy, ScreenedLocalSearch, ScreenThenTrain
-from lswag_plugin.search.random import RandomSearch
+from lswag_plugin.search._percentile import PercentileRule
+from lswag_plugin.search._registry import (
+    HOSTS,
+    StrategySpec,
+    available_strategies,
+    get_strategy,
+    register_strategy,
+    strategy_spec,
+)
+
+# Registration order is the listing order within a host (random first, as `lswag compare` runs them).
+from lswag_plugin.search.random import RandomSearch  # isort: skip
+from lswag_plugin.search.evolution import EvolutionSearch  # isort: skip
+from lswag_plugin.search.evaluate import ProxyEvaluator  # isort: skip
+from lswag_plugin.search.hybrid import (  # isort: skip
+    HybridResult,
+    HybridRun,
+    HybridStrategy,
+    ScreenedLocalSearch,
+    ScreenThenTrain,
+)
 
 __all__ = [
-    "STRATEGIES",
+    "HOSTS",
     "Evaluator",
     "EvolutionSearch",
+    "HybridResult",
+    "HybridRun",
     "HybridStrategy",
+    "PercentileRule",
     "ProxyEvaluator",
     "RandomSearch",
     "ScreenThenTrain",
@@ -27,21 +52,9 @@ __all__ = [
     "SearchError",
     "SearchResult",
     "SearchStrategy",
+    "StrategySpec",
+    "available_strategies",
     "get_strategy",
+    "register_strategy",
+    "strategy_spec",
 ]
-
-#: Strategy name → class.
-STRATEGIES: dict[str, type[SearchStrategy]] = {"evolution": EvolutionSearch, "random": RandomSearch}
-
-
-def get_strategy(name: str, **kwargs: object) -> SearchStrategy:
-    """Returns a new strategy called ``name`` (``"evolution"`` or ``"random"``) built with ``kwargs``.
-
-    Raises:
-        SearchError: Unknown name; the message lists the known ones.
-    """
-    if name not in STRATEGIES:
-        raise SearchError(
-            f"unknown search strategy {name!r}; choose one of {', '.join(STRATEGIES)}"
-        )
-    return STRATEGIES[name](**kwargs)  # type: ignore[arg-type]

@@ -78,13 +78,12 @@ class _Run:
         params_min: float | None,
         params_max: float | None,
         callback: Callback | None,
+        seed: int = 0,
     ) -> None:
-        self.space = space
-        self.evaluate = evaluate
-        self.budget = budget
-        self.params_min = params_min
-        self.params_max = params_max
-        self.callback = callback
+        self.space, self.evaluate, self.budget, self.callback = space, evaluate, budget, callback
+        self.params_min, self.params_max = params_min, params_max
+        #: The run's seed (for strategies whose host library takes an integer seed, e.g. Optuna's samplers).
+        self.seed = seed
         self.evaluated = Budget(space, budget)
         self.archs: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []
@@ -224,6 +223,7 @@ class SearchStrategy(abc.ABC):
             params_min=self.params_min,
             params_max=self.params_max,
             callback=callback,
+            seed=seed,
         )
         self._search(run, np.random.default_rng(seed))
         if run.best_key is None:

@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 
 from lswag_plugin.search._base import SearchStrategy, _Run
+from lswag_plugin.search._registry import register_strategy
 
 __all__ = ["EvolutionSearch"]
 
 
+@register_strategy("evolution")
 class EvolutionSearch(SearchStrategy):
     """AutoFormer's evolution: population 50, 20 generations, top-10 parents, 25 mutants + 25 crossovers.
 

@@ -7,8 +7,8 @@ accuracy). Both return fitness, higher is better (NaN counts as −inf). Trainin
 :class:`~lswag_plugin.search._budget.Budget`: at most ``trainings`` distinct architectures are trained,
 repeats are free and not counted. The result is the architecture with the best *trained* fitness.
 
-Strategies here (the Optuna and NNI hybrids, which sit above this layer, are in
-:mod:`lswag_plugin.compare`):
+Strategies here (registered as ``screen-random``, ``screen-evolution`` and ``zc-local``; the Optuna and
+NNI hybrids, which sit above this layer, are in :mod:`lswag_plugin.compare`):
 
 - :class:`ScreenThenTrain` — screen a pool (random cells, or a zero-cost evolution), then train the
   proxy's top cells in order.
@@ -43,18 +43,19 @@ from typing import Any
 
 import numpy as np
 
-from lswag_plugin.errors import SearchError, UnknownStrategy
+from lswag_plugin.errors import SearchError
 from lswag_plugin.search._budget import Budget
+from lswag_plugin.search._registry import register_strategy
 from lswag_plugin.spaces import PoolSpace, SearchSpace
 
 __all__ = [
-    "HYBRIDS",
     "HybridResult",
     "HybridRun",
     "HybridStrategy",
     "ScreenThenTrain",
     "ScreenedLocalSearch",
-    "get_hybrid",
+    "screen_evolution",
+    "screen_random",
 ]
 
 #: Scores a list of architectures; one fitness per architecture, higher is better.
@@ -363,6 +364,19 @@ class ScreenThenTrain(HybridStrategy):
             run.train(batch)
 
 
+@register_strategy("screen-random", needs_proxy=True, defaults={"pool": 3000})
+def screen_random(**options: Any) -> ScreenThenTrain:
+    """:class:`ScreenThenTrain` over a pool of random cells."""
+    return ScreenThenTrain(screener="random", **options)
+
+
+@register_strategy("screen-evolution", needs_proxy=True, defaults={"pool": 1000})
+def screen_evolution(**options: Any) -> ScreenThenTrain:
+    """:class:`ScreenThenTrain` over the cells a zero-cost evolution evaluates (pool 1000: docs/prescreen.md)."""
+    return ScreenThenTrain(screener="evolution", **options)
+
+
+@register_strategy("zc-local", needs_proxy=True)
 class ScreenedLocalSearch(HybridStrategy):
     """Local search on trained results, steered by the proxy: the proxy decides what is trained.
 
@@ -467,22 +481,3 @@ class ScreenedLocalSearch(HybridStrategy):
                     return
                 choice = left[0]
             run.train([choice])
-
-
-#: Hybrid strategy name → factory (keyword arguments of the class).
-HYBRIDS: dict[str, Callable[..., HybridStrategy]] = {
-    "screen-random": lambda **kw: ScreenThenTrain(screener="random", **kw),
-    "screen-evolution": lambda **kw: ScreenThenTrain(screener="evolution", **kw),
-    "zc-local": ScreenedLocalSearch,
-}
-
-
-def get_hybrid(name: str, **kwargs: Any) -> HybridStrategy:
-    """Returns a new hybrid strategy called ``name`` (see :data:`HYBRIDS`) built with ``kwargs``.
-
-    Raises:
-        UnknownStrategy: Unknown name; the message lists the known ones.
-    """
-    if name not in HYBRIDS:
-        raise UnknownStrategy("hybrid strategy", name, HYBRIDS)
-    return HYBRIDS[name](**kwargs)

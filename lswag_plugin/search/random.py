@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from lswag_plugin.search._base import SearchStrategy, _Run
+from lswag_plugin.search._registry import register_strategy
 
 __all__ = ["RandomSearch"]
 
 
+@register_strategy("random")
 class RandomSearch(SearchStrategy):
     """Samples distinct architectures uniformly (within the parameter limits) until the budget is spent.
 

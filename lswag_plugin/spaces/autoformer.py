@@ -351,6 +351,28 @@ class AutoFormer(SearchSpace):
             "num_heads": [layer("num_heads", i) for i in range(depth)],
         }
 
+    def suggest(self, trial: Any, *, prefix: str = "") -> dict[str, Any]:
+        """Returns the arch chosen by an Optuna trial.
+
+        The parameters are ``depth`` and ``embed_dim``, then ``mlp_ratio_<i>`` and ``num_heads_<i>``
+        for each of the ``depth`` layers (parameters conditional on the depth).
+        """
+        c = self.choices
+        depth = trial.suggest_categorical(f"{prefix}depth", list(c.depth))
+        arch = {
+            "embed_dim": trial.suggest_categorical(f"{prefix}embed_dim", list(c.embed_dim)),
+            "depth": depth,
+            "mlp_ratio": [
+                trial.suggest_categorical(f"{prefix}mlp_ratio_{i}", list(c.mlp_ratio))
+                for i in range(depth)
+            ],
+            "num_heads": [
+                trial.suggest_categorical(f"{prefix}num_heads_{i}", list(c.num_heads))
+                for i in range(depth)
+            ],
+        }
+        return self.validate(arch)
+
     def build(
         self, arch: Any, *, num_classes: int = 10, resolution: int | None = None
     ) -> nn.Module:

@@ -478,6 +478,87 @@ class DARTS(SearchSpace):
             child[kind] = pairs
         return child
 
+    def suggest(self, trial: Any, *, prefix: str = "") -> dict[str, list[list[Any]]]:
+        """Returns the genotype dict chosen by an Optuna trial.
+
+        Per cell ``normal``/``reduce`` and node ``k`` = 2..5: ``<cell>_node<k>_in0`` over the earlier
+        nodes 0..k-1 and ``<cell>_node<k>_op0`` over the seven ops, then the second input, conditional
+        on the first (the two must differ): ``<cell>_node<k>_in1_not<in0>`` over the other earlier
+        nodes, and ``<cell>_node<k>_op1``.
+        """
+        arch: dict[str, list[list[Any]]] = {}
+        for kind in CELL_TYPES:
+            pairs: list[list[Any]] = []
+            for node in range(2, NODES + 2):
+                name = f"{prefix}{kind}_node{node}"
+                first = trial.suggest_categorical(f"{name}_in0", list(range(node)))
+                pairs.append([trial.suggest_categorical(f"{name}_op0", list(OPS)), first])
+                second = trial.suggest_categorical(
+                    f"{name}_in1_not{first}", [s for s in range(node) if s != first]
+                )
+                pairs.append([trial.suggest_categorical(f"{name}_op1", list(OPS)), second])
+            arch[kind] = pairs
+        return self.validate(arch)
+
+    def from_nni_sample(self, sample: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
+        """Returns the genotype dict of an NNI ``DARTS`` hub-space sample.
+
+        NNI labels the op and input of the k-th (0, 1) operator of node i (2..5) ``normal/op_{i}_{k}``
+        and ``normal/input_{i}_{k}`` (a one-element list), and the same under ``reduce/``; a genotype
+        lists them in that order (pairs 2(i-2)+k). The op names and their order are the same as ours.
+
+        Raises:
+            BadArchitecture: A key is missing, an op is unknown, or a node reads the same input with
+                both of its operators: NNI's space allows that, DARTS genotypes (and NB301) do not.
+
+        Example:
+            >>> space = DARTS()
+            >>> space.from_nni_sample(space.to_nni_sample(DARTS_V2)) == DARTS_V2
+            True
+        """
+        arch: dict[str, list[list[Any]]] = {}
+        for kind in CELL_TYPES:
+            pairs: list[list[Any]] = []
+            for node in range(2, NODES + 2):
+                for k in range(2):
+                    op_key, input_key = f"{kind}/op_{node}_{k}", f"{kind}/input_{node}_{k}"
+                    for key in (op_key, input_key):
+                        if key not in sample:
+                            raise BadArchitecture(
+                                f"NNI DARTS sample lacks {key!r}; got keys {sorted(sample)}"
+                            )
+                    src = sample[input_key]
+                    if not isinstance(src, int):
+                        if len(src) != 1:
+                            raise BadArchitecture(f"{input_key} must choose one input, got {src!r}")
+                        src = src[0]
+                    pairs.append([sample[op_key], src])
+            arch[kind] = pairs
+        try:
+            return validate_arch(arch)
+        except BadArchitecture as exc:
+            raise BadArchitecture(
+                f"{exc} (NNI's DARTS space lets both operators of a node read the same input; "
+                "the darts space, as DARTS genotypes and NB301, needs two different inputs)"
+            ) from None
+
+    def to_nni_sample(self, arch: Any) -> dict[str, Any]:
+        """Returns the NNI ``DARTS`` hub-space sample of a genotype (the inverse of :meth:`from_nni_sample`).
+
+        Example:
+            >>> sample = DARTS().to_nni_sample(DARTS_V2)
+            >>> sample["normal/op_5_1"], sample["normal/input_5_1"]
+            ('dil_conv_3x3', [2])
+        """
+        genotype = validate_arch(arch)
+        sample: dict[str, Any] = {}
+        for kind in CELL_TYPES:
+            for index, (op, src) in enumerate(genotype[kind]):
+                node, k = index // 2 + 2, index % 2
+                sample[f"{kind}/op_{node}_{k}"] = op
+                sample[f"{kind}/input_{node}_{k}"] = [src]
+        return sample
+
     def build(
         self, arch: Any, *, num_classes: int = 10, resolution: int | None = None
     ) -> nn.Module:

@@ -509,6 +509,113 @@ class NB101(SearchSpace):
                 continue
         return validate_arch(a if rng.random() < 0.5 else b)
 
+    def suggest(self, trial: Any, *, prefix: str = "") -> dict[str, Any]:
+        """Returns the cell of 21 edge bits and 5 ops, pruned (Optuna).
+
+        The parameters are the 21 entries of the 7×7 upper-triangular adjacency as 0/1 parameters
+        ``edge_<from>_<to>`` (``edge_0_1`` … ``edge_5_6``, vertex 0 the input, 6 the output) and
+        ``op_1`` … ``op_5`` over the three interior ops; the cell is pruned to its input→output paths
+        (:meth:`validate`). A draw with no valid cell (the output unreachable, or more than 9 edges
+        left after pruning) raises ``optuna.TrialPruned`` with the reason, also stored in
+        ``trial.user_attrs["<prefix>prune_reason"]``.
+        """
+        n = MAX_VERTICES
+        matrix = [[0] * n for _ in range(n)]
+        for i in range(n):
+            for j in range(i + 1, n):
+                matrix[i][j] = trial.suggest_categorical(f"{prefix}edge_{i}_{j}", [0, 1])
+        ops = [trial.suggest_categorical(f"{prefix}op_{k}", list(OPS)) for k in range(1, n - 1)]
+        try:
+            return self.validate({"matrix": matrix, "ops": ["input", *ops, "output"]})
+        except BadArchitecture as exc:  # disconnected, or too many edges once pruned
+            import optuna  # only a trial's caller gets here, and Optuna is what it runs
+
+            reason = str(exc)
+            trial.set_user_attr(f"{prefix}prune_reason", reason)
+            raise optuna.TrialPruned(reason) from None
+
+    def from_nni_sample(self, sample: Mapping[str, Any], *, label: str = "cell") -> dict[str, Any]:
+        """Returns the pruned ``{"matrix", "ops"}`` cell of an NNI ``NasBench101`` hub-space sample.
+
+        NNI's hub space labels one cell (shared by all 9 modules) ``cell/num_nodes`` (n, input and
+        output included), ``cell/op{i}`` for the interior vertices 1..n-2 and ``cell/input{i}`` (the
+        list of vertices feeding vertex i) for 1..n-1; it prunes the cell as NB101 does, keeping the
+        vertex order, so the pruned cell is the same as :meth:`validate` gives. Other keys
+        (``cell/final``, the pruned copy NNI writes while validating) are ignored.
+
+        Raises:
+            BadArchitecture: A key is missing, an op or input is out of range, or the cell is invalid
+                (disconnected, or over NB101's limits after pruning).
+
+        Example:
+            >>> sample = {"cell/num_nodes": 4, "cell/op1": "conv3x3-bn-relu", "cell/op2": "maxpool3x3",
+            ...           "cell/input1": [0], "cell/input2": [0, 1], "cell/input3": [2]}
+            >>> NB101().from_nni_sample(sample)["matrix"]
+            [[0, 1, 1, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
+        """
+
+        def get(key: str) -> Any:
+            if f"{label}/{key}" not in sample:
+                raise BadArchitecture(
+                    f"NNI NasBench101 sample lacks {label}/{key!s}; got keys {sorted(sample)}"
+                )
+            return sample[f"{label}/{key}"]
+
+        n = get("num_nodes")
+        if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= MAX_VERTICES:
+            raise BadArchitecture(
+                f"{label}/num_nodes must be an integer in 2..{MAX_VERTICES}, got {n!r}"
+            )
+        ops = ["input"]
+        for i in range(1, n - 1):
+            op = get(f"op{i}")
+            if op not in OPS:
+                raise BadArchitecture(f"{label}/op{i} is {op!r}; NB101 ops are {', '.join(OPS)}")
+            ops.append(op)
+        ops.append("output")
+        matrix = [[0] * n for _ in range(n)]
+        for i in range(1, n):
+            sources = get(f"input{i}")
+            if isinstance(sources, int):
+                sources = [sources]
+            for src in sources:
+                if isinstance(src, bool) or not isinstance(src, int) or not 0 <= src < i:
+                    raise BadArchitecture(
+                        f"{label}/input{i} lists {src!r}; vertex {i} reads only vertices 0..{i - 1}"
+                    )
+                matrix[src][i] = 1
+        return validate_arch({"matrix": matrix, "ops": ops})
+
+    def to_nni_sample(
+        self, arch: Any, *, label: str = "cell", max_num_nodes: int = MAX_VERTICES
+    ) -> dict[str, Any]:
+        """Returns the NNI ``NasBench101`` sample of a cell (pruned first).
+
+        ``SimplifiedModelSpace.from_model(NasBench101()).freeze(sample)`` (what an NNI experiment
+        does) or ``NasBench101.frozen_factory(sample)()`` builds NNI's network of that cell;
+        :meth:`from_nni_sample` inverts it. NNI's model space asks for every label even when the cell
+        has fewer than ``max_num_nodes`` vertices: the unused ops are ``conv3x3-bn-relu`` and the
+        unused inputs empty (NNI ignores both).
+
+        Example:
+            >>> arch = {"matrix": [[0, 1, 1], [0, 0, 1], [0, 0, 0]],
+            ...         "ops": ["input", "conv1x1-bn-relu", "output"]}
+            >>> sample = NB101().to_nni_sample(arch)
+            >>> sample["cell/num_nodes"], sample["cell/op1"], sample["cell/input2"], sample["cell/input3"]
+            (3, 'conv1x1-bn-relu', [0, 1], [])
+            >>> NB101().from_nni_sample(sample) == arch
+            True
+        """
+        cell = validate_arch(arch)
+        matrix, ops = cell["matrix"], cell["ops"]
+        n = len(ops)
+        sample: dict[str, Any] = {f"{label}/num_nodes": n}
+        for i in range(1, max(n, max_num_nodes) - 1):
+            sample[f"{label}/op{i}"] = ops[i] if i < n - 1 else OPS[0]
+        for i in range(1, max(n, max_num_nodes)):
+            sample[f"{label}/input{i}"] = [s for s in range(i) if matrix[s][i]] if i < n else []
+        return sample
+
     def build(
         self, arch: Any, *, num_classes: int = 10, resolution: int | None = None
     ) -> nn.Module:

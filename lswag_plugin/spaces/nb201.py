@@ -8,6 +8,7 @@ BN-ReLU, global average pool, linear classifier. ReLUs are never in-place (a nod
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,20 @@ from torch import nn
 from lswag_plugin.errors import BadArchitecture
 from lswag_plugin.spaces._base import SearchSpace, register_space
 
-__all__ = ["EDGES", "NB201", "OPS", "NB201Network", "parse_arch", "to_arch_str"]
+__all__ = ["EDGES", "NB201", "NNI_OPS", "OPS", "NB201Network", "parse_arch", "to_arch_str"]
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: Edges (to node i, from node j) in the order of the architecture string.
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 _NODE = re.compile(r"^\|(.*)\|$")
+#: NNI's NasBench201 hub space names the conv ops without the ``nor_`` prefix of NB201 strings.
+NNI_OPS = {
+    "none": "none",
+    "skip_connect": "skip_connect",
+    "conv_1x1": "nor_conv_1x1",
+    "conv_3x3": "nor_conv_3x3",
+    "avg_pool_3x3": "avg_pool_3x3",
+}
 
 
 def parse_arch(arch: str) -> tuple[str, ...]:
@@ -218,6 +227,69 @@ class NB201(SearchSpace):
     def crossover(self, a: Any, b: Any, rng: np.random.Generator) -> str:
         pa, pb = parse_arch(a), parse_arch(b)
         return to_arch_str([pa[k] if rng.random() < 0.5 else pb[k] for k in range(6)])
+
+    def suggest(self, trial: Any, *, prefix: str = "") -> str:
+        """Returns the NB201 string of six categorical parameters ``edge_<to>_<from>`` over the ops.
+
+        The parameters are ``edge_1_0``, ``edge_2_0``, ``edge_2_1``, ... (:data:`EDGES` order).
+
+        Example:
+            >>> class Trial:  # optuna.trial.FixedTrial({"edge_1_0": "nor_conv_3x3", ...})
+            ...     def suggest_categorical(self, name, choices):
+            ...         return "nor_conv_3x3" if name == "edge_1_0" else "none"
+            >>> NB201().suggest(Trial())
+            '|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|'
+        """
+        return to_arch_str(
+            [trial.suggest_categorical(f"{prefix}edge_{i}_{j}", list(OPS)) for i, j in EDGES]
+        )
+
+    def from_nni_sample(self, sample: Mapping[str, Any]) -> str:
+        """Returns the NB201 string of an NNI ``NasBench201`` hub-space sample.
+
+        NNI labels the edges ``cell/{j}_{i}`` (from node j to node i) and names the convolutions
+        ``conv_1x1``/``conv_3x3`` where NB201 strings say ``nor_conv_1x1``/``nor_conv_3x3``.
+
+        Raises:
+            BadArchitecture: An edge is missing or has an op NB201 does not know.
+
+        Example:
+            >>> sample = {"cell/0_1": "conv_3x3", "cell/0_2": "none", "cell/1_2": "skip_connect",
+            ...           "cell/0_3": "avg_pool_3x3", "cell/1_3": "none", "cell/2_3": "conv_1x1"}
+            >>> NB201().from_nni_sample(sample)
+            '|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|'
+            >>> NB201().to_nni_sample(NB201().from_nni_sample(sample)) == sample
+            True
+        """
+        ops = []
+        for i, j in EDGES:
+            key = f"cell/{j}_{i}"
+            if key not in sample:
+                raise BadArchitecture(
+                    f"NNI NasBench201 sample lacks edge {key!r}; got keys {sorted(sample)}"
+                )
+            op = sample[key]
+            if op not in NNI_OPS:
+                raise BadArchitecture(
+                    f"edge {key!r} has op {op!r}, which NB201 does not have; ops are {sorted(NNI_OPS)}"
+                )
+            ops.append(NNI_OPS[op])
+        return to_arch_str(ops)
+
+    def to_nni_sample(self, arch: Any) -> dict[str, Any]:
+        """Returns the NNI ``NasBench201`` hub-space sample of ``arch``."""
+        names = {ours: theirs for theirs, ours in NNI_OPS.items()}
+        return {f"cell/{j}_{i}": names[op] for (i, j), op in zip(EDGES, parse_arch(arch))}
+
+    def nni_model_space(self) -> Any:
+        """Returns NNI's ``NasBench201`` hub space (its samples are read by :meth:`from_nni_sample`)."""
+        import warnings
+
+        with warnings.catch_warnings():  # NNI 3.0 predates torch.nn.Buffer: a harmless warning
+            warnings.filterwarnings("ignore", message=".*is found to be not a nn.Module")
+            from nni.nas.hub.pytorch import NasBench201
+
+            return NasBench201()
 
     def build(
         self, arch: Any, *, num_classes: int = 10, resolution: int | None = None

@@ -276,6 +276,25 @@ class PiT(SearchSpace):
             "num_heads": sorted(pick(x, y) for x, y in zip(pa["num_heads"], pb["num_heads"])),
         }
 
+    def suggest(self, trial: Any, *, prefix: str = "") -> dict[str, Any]:
+        """Returns the arch chosen by an Optuna trial.
+
+        The parameters are ``base_dim``, ``mlp_ratio``, ``depth_0`` … ``depth_2`` (each stage's
+        choices) and ``num_heads``, one of the space's non-decreasing head triples written ``"2-4-8"``.
+        """
+        c = self.choices
+        triples = {"-".join(map(str, t)): list(t) for t in c.head_triples()}
+        arch = {
+            "base_dim": trial.suggest_categorical(f"{prefix}base_dim", list(c.base_dim)),
+            "mlp_ratio": trial.suggest_categorical(f"{prefix}mlp_ratio", list(c.mlp_ratio)),
+            "depth": [
+                trial.suggest_categorical(f"{prefix}depth_{s}", list(d))
+                for s, d in enumerate(c.depth)
+            ],
+            "num_heads": triples[trial.suggest_categorical(f"{prefix}num_heads", list(triples))],
+        }
+        return self.validate(arch)
+
     def build(
         self, arch: Any, *, num_classes: int = 10, resolution: int | None = None
     ) -> nn.Module:

@@ -8,7 +8,9 @@ NAS-Bench-101's and NAS-Bench-301's published tables hold only some architecture
   **nearest** to that mutant, the parent excluded (so a mutation always moves);
 - :meth:`~PoolSpace.crossover` crosses the parents over in the full space and returns the pool member
   nearest to the child, both parents excluded;
-- :meth:`~PoolSpace.nearest` is the projection the Optuna and NNI adapters use on their proposals.
+- :meth:`~PoolSpace.suggest` (Optuna) and :meth:`~PoolSpace.from_nni_sample` (NNI) return the member
+  nearest to the wrapped space's proposal (:meth:`~PoolSpace.nearest`): the samplers keep modelling
+  the space's own choices.
 
 "Nearest" is the Hamming distance between the architectures' choices: NB201's six edge ops; NB101's
 7×7 adjacency and seven ops of the cell padded to seven vertices (NASLib's key; isomorphic cells are
@@ -34,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -182,6 +184,24 @@ class PoolSpace(SearchSpace):
         """Returns the pool member nearest to ``space.crossover(a, b)``, ``a`` and ``b`` excluded."""
         child = self.space.crossover(a, b, rng)
         return self.space.decode(self.nearest(child, exclude=[a, b]))
+
+    def suggest(self, trial: Any, *, prefix: str = "") -> Any:
+        """Returns the member nearest to the wrapped space's suggestion (its parameters, its sampler).
+
+        Several parameter sets share a member: the trial's value is that of the nearest member.
+        """
+        return self.space.decode(self.nearest(self.space.suggest(trial, prefix=prefix)))
+
+    def from_nni_sample(self, sample: Mapping[str, Any]) -> Any:
+        """Returns the member nearest to the wrapped space's architecture of an NNI sample."""
+        return self.space.decode(self.nearest(self.space.from_nni_sample(sample)))
+
+    def to_nni_sample(self, arch: Any) -> dict[str, Any]:
+        return self.space.to_nni_sample(arch)
+
+    def nni_model_space(self) -> Any:
+        """Returns the wrapped space's NNI model space (samples are projected onto the pool)."""
+        return self.space.nni_model_space()
 
     def validate(self, arch: Any) -> Any:
         return self.space.validate(arch)

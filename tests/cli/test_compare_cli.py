@@ -111,7 +111,8 @@ def _visited_table(tmp_path, space_name, strategies, budget):
     """
     import contextlib
 
-    from lswag_plugin.compare._strategies import RUNNERS, BudgetSpent
+    from lswag_plugin.errors import BudgetSpent
+    from lswag_plugin.search import get_strategy
 
     space = get_space(space_name)
     seen: dict[str, float] = {}
@@ -126,7 +127,7 @@ def _visited_table(tmp_path, space_name, strategies, budget):
 
     for strategy in strategies:
         with contextlib.suppress(BudgetSpent):
-            RUNNERS[strategy](space, track, budget=budget, seed=0)
+            get_strategy(strategy).search(space, track, budget=budget, seed=0)
     path = tmp_path / "acc.json"
     path.write_text(json.dumps([{"arch": k, "acc": v} for k, v in seen.items()]))
     return path

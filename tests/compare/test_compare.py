@@ -10,7 +10,6 @@ import pytest
 
 from lswag_plugin.cache import ScoreCache
 from lswag_plugin.compare import (
-    RUNNERS,
     CompareError,
     TableOracle,
     ZeroCostGrid,
@@ -22,7 +21,7 @@ from lswag_plugin.compare import (
     write_markdown,
 )
 from lswag_plugin.errors import UnknownStrategy
-from lswag_plugin.search import ProxyEvaluator, RandomSearch
+from lswag_plugin.search import ProxyEvaluator, RandomSearch, available_strategies
 from lswag_plugin.spaces import get_space
 
 SPACE = get_space("nb201")
@@ -37,7 +36,24 @@ ARCHS = [
 ]
 
 
-@pytest.mark.parametrize("strategy", sorted(RUNNERS))
+#: The training-only strategies (ours, Optuna's, NNI's): a comparison's evaluation budget runs them.
+TRAINING_ONLY = available_strategies(needs_proxy=False)
+
+
+def test_the_registry_lists_every_strategy_in_lswag_compares_order():
+    assert TRAINING_ONLY == ["random", "evolution", "optuna-tpe", "optuna-nsga2", "nni-evolution"]
+    assert available_strategies(needs_proxy=True) == [
+        "screen-random",
+        "screen-evolution",
+        "zc-local",
+        "prescreen-tpe",
+        "prescreen-nsga2",
+        "pruner-tpe",
+        "nni-evolution-zc",
+    ]
+
+
+@pytest.mark.parametrize("strategy", sorted(TRAINING_ONLY))
 def test_every_strategy_spends_the_budget_with_a_monotone_trajectory(strategy):
     record = run_one(strategy, SPACE, TableOracle(SPACE, ACCURACY), ACCURACY, budget=12, seed=1)
     assert record["evaluations"] == 12
@@ -75,6 +91,8 @@ def test_unknown_strategy_and_missing_cell_are_typed_errors():
         run_one("bogus", SPACE, TableOracle(SPACE, ACCURACY), ACCURACY, budget=2, seed=0)
     with pytest.raises(CompareError, match="not in the accuracy table"):
         TableOracle(SPACE, {})([ARCHS[0]])
+    with pytest.raises(CompareError, match="'zc-local' spends a budget of trainings"):
+        run_one("zc-local", SPACE, TableOracle(SPACE, ACCURACY), ACCURACY, budget=2, seed=0)
 
 
 def test_grid_scores_every_proxy_in_one_pass_and_matches_proxy_evaluator(small_batch):

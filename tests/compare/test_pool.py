@@ -10,8 +10,9 @@ import optuna
 import pytest
 
 from lswag_plugin.cli import main
-from lswag_plugin.compare import HYBRID_RUNNERS, RUNNERS, TableOracle, run_one, run_trained
+from lswag_plugin.compare import TableOracle, run_one
 from lswag_plugin.optuna import suggest_architecture
+from lswag_plugin.search import available_strategies, strategy_spec
 from lswag_plugin.spaces import PoolSpace, get_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -50,14 +51,15 @@ class Lookup:
 def _pool_run(strategy, space, train_table, test_table, zc_table, *, trainings, seed, fast=FAST):
     pool = PoolSpace(space, list(train_table))
     train, screen = Lookup(space, train_table), Lookup(space, zc_table)
-    hybrid = strategy in HYBRID_RUNNERS
-    record = run_trained(
+    hybrid = strategy_spec(strategy).needs_proxy
+    record = run_one(
         strategy,
         pool,
         train,
         test_table,
-        trainings=trainings,
+        budget=trainings,
         seed=seed,
+        mode="trainings",
         screen=screen if hybrid else None,
         options=fast.get(strategy) if hybrid else None,
     )
@@ -94,7 +96,11 @@ def test_nearest_is_the_hamming_distance_of_the_edge_ops():
     assert pool.nearest(query, exclude=[pool.keys[1]]) == pool.keys[0]
 
 
-@pytest.mark.parametrize("strategy", sorted(RUNNERS) + sorted(HYBRID_RUNNERS))
+@pytest.mark.parametrize(
+    "strategy",
+    sorted(available_strategies(needs_proxy=False))
+    + sorted(available_strategies(needs_proxy=True)),
+)
 def test_every_strategy_trains_and_screens_table_cells_only_and_is_deterministic(strategy):
     record, trained, screened = _pool_run(
         strategy, NB201, VALID, TEST, ZERO_COST, trainings=10, seed=2

@@ -11,9 +11,8 @@ import pytest
 
 from lswag_plugin.cli import main
 from lswag_plugin.compare import (
-    HYBRID_RUNNERS,
     NO_PROXY,
-    RUNNERS,
+    TRAININGS,
     CompareError,
     NNIScreenedEvolution,
     OptunaHybrid,
@@ -21,11 +20,12 @@ from lswag_plugin.compare import (
     at_trainings,
     load_runs,
     plot_regret,
-    run_trained,
-    run_trainings_grid,
-    summary_trainings,
-    write_trainings_markdown,
+    run_grid,
+    run_one,
+    summary,
+    write_markdown,
 )
+from lswag_plugin.search import available_strategies, strategy_spec
 from lswag_plugin.spaces import get_space
 from lswag_plugin.spaces.nb201 import parse_arch
 
@@ -51,20 +51,23 @@ class Evaluator:
         return [(self.table[a], self.cost) for a in archs]
 
 
-ALL = sorted(RUNNERS) + sorted(HYBRID_RUNNERS)
+ALL = sorted(available_strategies(needs_proxy=False)) + sorted(
+    available_strategies(needs_proxy=True)
+)
 FAST_OPTIONS = {"screen-random": {"pool": 200}, "zc-local": {"pool": 200}}
 
 
 @pytest.mark.parametrize("strategy", ALL)
 def test_every_strategy_trains_exactly_the_budget(strategy):
     train, screen = Evaluator(VALID), Evaluator(ZERO_COST, cost=0.5)
-    hybrid = strategy in HYBRID_RUNNERS
-    record = run_trained(
+    hybrid = strategy_spec(strategy).needs_proxy
+    record = run_one(
         strategy,
         SPACE,
         train,
         TEST,
-        trainings=12,
+        budget=12,
+        mode=TRAININGS,
         seed=1,
         screen=screen if hybrid else None,
         options=FAST_OPTIONS.get(strategy),
@@ -84,21 +87,22 @@ def test_every_strategy_trains_exactly_the_budget(strategy):
 
 @pytest.mark.parametrize("strategy", ALL)
 def test_every_strategy_is_anytime(strategy):
-    screen = Evaluator(ZERO_COST) if strategy in HYBRID_RUNNERS else None
-    kwargs = {"seed": 4, "screen": screen, "options": FAST_OPTIONS.get(strategy)}
-    short = run_trained(strategy, SPACE, Evaluator(VALID), TEST, trainings=6, **kwargs)
-    long = run_trained(strategy, SPACE, Evaluator(VALID), TEST, trainings=15, **kwargs)
+    screen = Evaluator(ZERO_COST) if strategy_spec(strategy).needs_proxy else None
+    kwargs = {"seed": 4, "screen": screen, "options": FAST_OPTIONS.get(strategy), "mode": TRAININGS}
+    short = run_one(strategy, SPACE, Evaluator(VALID), TEST, budget=6, **kwargs)
+    long = run_one(strategy, SPACE, Evaluator(VALID), TEST, budget=15, **kwargs)
     assert long["best_acc"][:6] == short["best_acc"]
 
 
 def test_a_hybrid_with_the_oracle_as_proxy_trains_the_tables_top_cells():
     train, screen = Evaluator(VALID), Evaluator(VALID)
-    run_trained(
+    run_one(
         "screen-random",
         SPACE,
         train,
         TEST,
-        trainings=5,
+        budget=5,
+        mode=TRAININGS,
         seed=0,
         screen=screen,
         options={"pool": 15625},
@@ -111,12 +115,13 @@ def test_a_hybrid_with_the_oracle_as_proxy_trains_the_tables_top_cells():
 
 def test_pruned_trials_are_not_trained_and_do_not_count():
     train, screen = Evaluator(VALID), Evaluator(ZERO_COST)
-    record = run_trained(
+    record = run_one(
         "pruner-tpe",
         SPACE,
         train,
         TEST,
-        trainings=10,
+        budget=10,
+        mode=TRAININGS,
         seed=0,
         screen=screen,
         options={"percentile": 75.0, "n_warmup_trials": 3},
@@ -129,12 +134,13 @@ def test_pruned_trials_are_not_trained_and_do_not_count():
 
 def test_prescreen_scores_k_candidates_per_training():
     screen = Evaluator(ZERO_COST)
-    record = run_trained(
+    record = run_one(
         "prescreen-tpe",
         SPACE,
         Evaluator(VALID),
         TEST,
-        trainings=6,
+        budget=6,
+        mode=TRAININGS,
         seed=0,
         screen=screen,
         options={"n_candidates": 4},
@@ -145,9 +151,9 @@ def test_prescreen_scores_k_candidates_per_training():
 
 def test_hybrid_needs_a_screen_and_strategies_are_known():
     with pytest.raises(CompareError, match="needs a zero-cost evaluator"):
-        run_trained("zc-local", SPACE, Evaluator(VALID), TEST, trainings=2, seed=0)
+        run_one("zc-local", SPACE, Evaluator(VALID), TEST, budget=2, seed=0, mode=TRAININGS)
     with pytest.raises(KeyError, match="unknown strategy 'bogus'"):
-        run_trained("bogus", SPACE, Evaluator(VALID), TEST, trainings=2, seed=0)
+        run_one("bogus", SPACE, Evaluator(VALID), TEST, budget=2, seed=0, mode=TRAININGS)
     with pytest.raises(ValueError, match=r"n_candidates .* or percentile"):
         OptunaHybrid("tpe")
     with pytest.raises(CompareError, match="nb201 only"):
@@ -162,13 +168,15 @@ def test_trainings_grid_runs_training_only_once_per_seed_and_resumes(tmp_path):
     kwargs = dict(
         strategies=["random", "screen-random"],
         seeds=[0, 1],
-        trainings=5,
+        budget=5,
+        mode=TRAININGS,
+        train=TableOracle(SPACE, VALID),
         runs_path=path,
         train_metric="valid",
         target="test",
         options={"screen-random": {"pool": 100}},
     )
-    runs = run_trainings_grid(SPACE, TableOracle(SPACE, VALID), screens, TEST, **kwargs)
+    runs = run_grid(SPACE, screens, TEST, **kwargs)
     assert sorted((r["strategy"], r["evaluator"], r["seed"]) for r in runs) == sorted(
         [("random", NO_PROXY, s) for s in (0, 1)]
         + [("screen-random", e, s) for e in ("zc", "oracle") for s in (0, 1)]
@@ -177,15 +185,13 @@ def test_trainings_grid_runs_training_only_once_per_seed_and_resumes(tmp_path):
     assert [r["options"] for r in runs if r["strategy"] == "screen-random"] == [{"pool": 100}] * 4
     lines = path.read_text()
     calls = len(screens["zc"].calls)
-    again = run_trainings_grid(SPACE, TableOracle(SPACE, VALID), screens, TEST, **kwargs)
+    again = run_grid(SPACE, screens, TEST, **kwargs)
     assert path.read_text() == lines and len(screens["zc"].calls) == calls  # nothing rerun
     assert len(again) == 6
     other = {**kwargs, "options": {"screen-random": {"pool": 50}}}  # other options: other runs
-    assert len(run_trainings_grid(SPACE, TableOracle(SPACE, VALID), screens, TEST, **other)) == 6
+    assert len(run_grid(SPACE, screens, TEST, **other)) == 6
     assert len(load_runs(path)) == 10
-    stored = run_trainings_grid(
-        SPACE, TableOracle(SPACE, VALID), {}, TEST, stored_only=True, **kwargs
-    )
+    stored = run_grid(SPACE, {}, TEST, stored_only=True, **kwargs)
     assert len(stored) == 2  # only the training-only runs: no proxy asked for
 
 
@@ -213,7 +219,7 @@ FAKE = [
 
 
 def test_summary_and_best_of_each_kind_exact_values():
-    rows = summary_trainings(FAKE, at=[2, 4])
+    rows = summary(FAKE, mode=TRAININGS, at=[2, 4])
     by_name = {r["name"]: r for r in rows}
     assert set(by_name) == {"random", "zc-local/meco", "screen-random/meco"}
     assert by_name["random"]["kind"] == "training-only"
@@ -240,8 +246,8 @@ def test_summary_and_best_of_each_kind_exact_values():
 
 
 def test_trainings_report_and_regret_plot(tmp_path):
-    text = write_trainings_markdown(
-        FAKE, tmp_path / "r.md", title="T", at=[2, 4], optimum=94.5, notes=["note"]
+    text = write_markdown(
+        FAKE, tmp_path / "r.md", title="T", mode=TRAININGS, at=[2, 4], optimum=94.5, notes=["note"]
     ).read_text()
     assert "| zc-local/meco | hybrid | 93.50 ± 0.50 (n=2) | 94.00 ± 0.00 (n=2) |" in text
     assert "| random | training-only | 90.50 ± 0.50 (n=2) | 93.00 ± 1.00 (n=2) |" in text
@@ -325,7 +331,7 @@ def test_bad_seeds_exit_2(text, tmp_path, capsys):
 
 def test_regret_is_the_distance_to_the_optimum():
     run = _fake("random", NO_PROXY, 0, [90.0, 94.5, 94.5, 94.5])
-    rows = summary_trainings([run], at=[1, 2])
+    rows = summary([run], mode=TRAININGS, at=[1, 2])
     assert [94.5 - rows[0]["at"][t]["mean"] for t in (1, 2)] == [4.5, 0.0]
     assert not math.isnan(np.float64(rows[0]["at"][2]["std"]))
 

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from lswag_plugin.errors import UnknownStrategy
 from lswag_plugin.search import EvolutionSearch, RandomSearch, SearchError, get_strategy
 from lswag_plugin.spaces import get_space
 from lswag_plugin.spaces.nb201 import NB201, parse_arch
@@ -144,8 +145,11 @@ def test_bad_arguments(kwargs, match):
 def test_bad_budget_and_unknown_strategy(space):
     with pytest.raises(ValueError, match="budget"):
         EvolutionSearch().search(space, conv3x3_count, budget=0)
-    with pytest.raises(SearchError, match="evolution, random"):
+    with pytest.raises(
+        UnknownStrategy, match="unknown strategy 'annealing'; known strategies: "
+    ) as e:
         get_strategy("annealing")
+    assert {"evolution", "random", "zc-local"} <= set(e.value.known)
 
 
 def test_resample_prob_reaches_spaces_with_network_level_choices():

@@ -7,8 +7,13 @@ import math
 import pytest
 
 from lswag_plugin.errors import SearchError, UnknownStrategy
-from lswag_plugin.search import ScreenedLocalSearch, ScreenThenTrain
-from lswag_plugin.search.hybrid import HYBRIDS, HybridRun, get_hybrid
+from lswag_plugin.search import (
+    ScreenedLocalSearch,
+    ScreenThenTrain,
+    available_strategies,
+    get_strategy,
+)
+from lswag_plugin.search.hybrid import HybridRun
 from lswag_plugin.spaces import get_space
 from lswag_plugin.spaces.nb201 import parse_arch
 
@@ -52,10 +57,18 @@ def _differs_by_one_edge(a: str, b: str) -> bool:
     return sum(x != y for x, y in zip(parse_arch(a), parse_arch(b))) == 1
 
 
-@pytest.mark.parametrize("name", sorted(HYBRIDS))
+#: Our hybrids (the Optuna and NNI ones are tested with compare).
+HYBRIDS = available_strategies(host="ours", needs_proxy=True)
+
+
+def test_our_hybrids_are_registered():
+    assert HYBRIDS == ["screen-random", "screen-evolution", "zc-local"]
+
+
+@pytest.mark.parametrize("name", HYBRIDS)
 def test_trainings_are_counted_exactly_and_screens_apart(name):
     train, screen = Counting(ACCURACY), Counting(ZERO_COST)
-    result = get_hybrid(name, pool=300).search(SPACE, train, screen, trainings=15, seed=2)
+    result = get_strategy(name, pool=300).search(SPACE, train, screen, trainings=15, seed=2)
     assert result.trainings == 15 == len(train.calls) == len(set(train.calls))
     assert len(screen.calls) == len(set(screen.calls)) == result.screened  # each screened once
     assert [h["training"] for h in result.history] == list(range(1, 16))
@@ -65,11 +78,11 @@ def test_trainings_are_counted_exactly_and_screens_apart(name):
     assert screened == sorted(screened) and screened[0] >= 300  # the pool comes first
 
 
-@pytest.mark.parametrize("name", sorted(HYBRIDS))
+@pytest.mark.parametrize("name", HYBRIDS)
 def test_every_hybrid_is_anytime(name):
     train, screen = _lookup(ACCURACY), _lookup(ZERO_COST)
-    short = get_hybrid(name, pool=200).search(SPACE, train, screen, trainings=8, seed=1)
-    long = get_hybrid(name, pool=200).search(SPACE, train, screen, trainings=20, seed=1)
+    short = get_strategy(name, pool=200).search(SPACE, train, screen, trainings=8, seed=1)
+    long = get_strategy(name, pool=200).search(SPACE, train, screen, trainings=20, seed=1)
     assert [h["arch"] for h in long.history[:8]] == [h["arch"] for h in short.history]
 
 
@@ -147,8 +160,10 @@ def test_arguments_are_checked():
         ScreenedLocalSearch(mutation_prob=2.0)
     with pytest.raises(ValueError, match="trainings must be a positive integer"):
         ScreenThenTrain().search(SPACE, _lookup(ACCURACY), _lookup(ZERO_COST), trainings=0)
-    with pytest.raises(UnknownStrategy, match="unknown hybrid strategy 'bogus'"):
-        get_hybrid("bogus")
+    with pytest.raises(
+        UnknownStrategy, match="unknown strategy 'bogus'; known strategies: evolution"
+    ):
+        get_strategy("bogus")
     with pytest.raises(SearchError, match="screen returned 1 values for 2"):
         HybridRun(SPACE, _lookup(ACCURACY), lambda archs: [0.0], trainings=1).screen(
             list(ACCURACY)[:2]
