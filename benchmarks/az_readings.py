@@ -9,9 +9,9 @@ Jacobian between consecutive features (``‖Jᵀ v‖ / ‖v‖``). Complexity i
 NB201 cells exactly as FLOPs do). Prints Spearman ρ of each reading and of the rank aggregations of the
 mixes against ``cifar10_valid_acc``.
 
-    python benchmarks/az_readings.py --data-dir ../shared/data --sample 200 --seed 1
+    python benchmarks/az_readings.py --sample 200 --seed 1 --threads 1
 
-This chose the engine's reading (stages for expressivity and progressivity, blocks for trainability).
+The last line of stdout is a JSON object. This chose the engine's reading (stages for expressivity and progressivity, blocks for trainability).
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
-import json
 import math
-from pathlib import Path
 
+import _common
 import numpy as np
 import scipy.stats
 import torch
@@ -56,12 +55,20 @@ def _readings(feats: list[torch.Tensor], entropies: list[float], ix: list[int]) 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default="../shared/data")
-    p.add_argument("--sample", type=int, default=200)
-    p.add_argument("--seed", type=int, default=1)
-    args = p.parse_args()
-    torch.set_num_threads(1)
-    data = Path(args.data_dir)
+    _common.add_flags(
+        p,
+        "data_dir",
+        "sample",
+        "seed",
+        "threads",
+        "json",
+        sample=200,
+        seed=1,
+        threads=1,
+        helps={"seed": "seed of the sample of cells (1: the tuning split)"},
+    )
+    args = _common.parse(p)
+    data = args.data_dir
     rows = list(csv.DictReader((data / "nb201" / "nb201_accuracy.csv").open()))
     idx = np.random.default_rng(args.seed).choice(len(rows), size=args.sample, replace=False)
     images = np.load(data / "images" / "cifar10_sample.npz")
@@ -105,7 +112,7 @@ def main() -> None:
     )
     for k, v in rho.items():
         print(f"| {k} | {v:.3f} |")
-    print(json.dumps({"sample": args.sample, "seed": args.seed, "rho": rho}))
+    _common.emit({"sample": args.sample, "seed": args.seed, "rho": rho}, args.json)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ the published scores as ``published_<name>`` columns):
   random splits (mean ± std), with our proxies as the pool (``--pool``; directions from the registry)
   and ``--params-column`` as the size; the best single member's held-out ρ on the same splits beside it.
 
-Non-finite scores (a disconnected cell's −inf) rank lowest. Prints markdown tables, then a JSON line.
+Non-finite scores (a disconnected cell's −inf) rank lowest. Prints markdown tables, then (last line) a
+JSON object (``--json PATH`` writes it to a file too).
 
     python benchmarks/bench_report.py nb101_150.csv --target val_accuracy
 """
@@ -20,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 from pathlib import Path
 
+import _common
 import numpy as np
 
 from lswag_plugin import libra
@@ -106,7 +107,8 @@ def main() -> None:
     )
     p.add_argument("--fraction", type=float, default=0.1)
     p.add_argument("--splits", type=int, default=10)
-    args = p.parse_args()
+    _common.add_flags(p, "json")
+    args = _common.parse(p)
 
     columns = read_columns(args.table)
     target = columns.pop(args.target)
@@ -172,11 +174,8 @@ def main() -> None:
             f"(best single pool member on the same held-out rows, in hindsight: "
             f"{result['best_single_in_hindsight_mean']:.3f}); selected: {result['selected'][:3]} ..."
         )
-    print(
-        json.dumps(
-            {"n": len(target), "ranking": ranking, "agreement": agreement, "libra": result},
-            allow_nan=True,
-        )
+    _common.emit(
+        {"n": len(target), "ranking": ranking, "agreement": agreement, "libra": result}, args.json
     )
 
 

@@ -10,6 +10,8 @@ target on those same cells. Scores nothing itself.
         --proxies all --threads 1 --out bench_c10.csv --json
     lswag bench ... --target cifar100_test_acc --num-classes 100 ... --out bench_c100.csv --json
     python benchmarks/bench_vs_published.py --cifar10 bench_c10.csv --cifar100 bench_c100.csv
+
+The last line of stdout is a JSON object.
 """
 
 from __future__ import annotations
@@ -20,10 +22,9 @@ import json
 import math
 from pathlib import Path
 
+import _common
 from libra_nb201_scores import proxy_columns
 from naslib_agreement import NASLIB_PROXIES, naslib_to_arch, published_score, spearman
-
-from lswag_plugin.data import shared_data_dir
 
 TARGETS = {"cifar10": "cifar10_valid_acc", "cifar100": "cifar100_test_acc"}
 
@@ -62,10 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cifar10", type=Path, required=True, help="bench --out CSV, CIFAR-10")
     parser.add_argument("--cifar100", type=Path, required=True, help="bench --out CSV, CIFAR-100")
-    parser.add_argument("--data-dir", type=Path, default=None)
-    args = parser.parse_args(argv)
-    data_dir = shared_data_dir(args.data_dir)
-    result = {ds: report(getattr(args, ds), ds, data_dir) for ds in TARGETS}
+    _common.add_flags(parser, "data_dir", "json")
+    args = _common.parse(parser, argv)
+    result = {ds: report(getattr(args, ds), ds, args.data_dir) for ds in TARGETS}
 
     def fmt(v: float | None) -> str:
         return "–" if v is None or math.isnan(v) else f"{v:.3f}"
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             for e in (c10, c100)
         ]
         print(f"| {p} | {fmt(c10['rho'])} | {fmt(c100.get('rho'))} | {shared[0]} | {shared[1]} |")
-    print(json.dumps(result))
+    _common.emit(result, args.json)
     return 0
 
 

@@ -12,23 +12,23 @@ private copy, hooks, per-layer statistics, seeding). Timed, interleaved, ``--rep
 - ``scorer_owned``: ``Scorer("lswag").score(fresh_model, owned=True)`` (the batch placed once, no copy;
   the network is built before the clock starts, as a search builds its candidates).
 
-``--workers`` also times NB201 candidates (full size, batch 64 at 32×32) per second through
+``--workers N`` (N > 1) also times NB201 candidates (full size, batch 64 at 32×32) per second through
 ``Scorer.score_archs`` with 1 worker and with N worker processes, in one run.
 
     python benchmarks/fixed_cost.py --repeats 5 --workers 2 --json benchmarks/results/fixed_cost.json
 
 Runs against an older checkout too (``PYTHONPATH=<checkout>``): rows that need a newer API are skipped.
+The last line of stdout is a JSON object (``--json PATH`` writes it to a file too).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
+import _common
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -85,7 +85,7 @@ def fixed_cost(repeats: int, calls: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def worker_throughput(workers: int, n: int, data: str | None) -> dict[str, float]:
+def worker_throughput(workers: int, n: int, data: str | None, threads: int = 1) -> dict[str, float]:
     """Returns NB201 candidates per second with 1 worker and with ``workers`` worker processes."""
     from lswag_plugin.engine import Scorer
 
@@ -94,7 +94,9 @@ def worker_throughput(workers: int, n: int, data: str | None) -> dict[str, float
     archs = [space.sample(rng) for _ in range(2 * n)]
     out = {}
     for w, part in ((1, archs[:n]), (workers, archs[n:])):
-        with Scorer("lswag", space=space, data=data, device="cpu", workers=w, threads=1) as scorer:
+        with Scorer(
+            "lswag", space=space, data=data, device="cpu", workers=w, threads=threads
+        ) as scorer:
             if w > 1:
                 scorer.score_archs(archs[:w])  # start the workers before the clock
             t0 = time.perf_counter()
@@ -109,12 +111,20 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--calls", type=int, default=20)
-    p.add_argument("--workers", type=int, default=0, help="also time N worker processes (0: skip)")
     p.add_argument("--n", type=int, default=40, help="NB201 candidates per worker setting")
-    p.add_argument("--data", default=None, help=".npz batch for the worker run (default photos)")
-    p.add_argument("--json", default=None, help="write the figures to this JSON file")
-    args = p.parse_args()
-    torch.set_num_threads(1)
+    _common.add_flags(
+        p,
+        "workers",
+        "data",
+        "threads",
+        "json",
+        threads=1,
+        helps={
+            "workers": "also time NB201 candidates per second with N worker processes (1: skip)",
+            "data": "image batch of the worker run: .npz or image folder",
+        },
+    )
+    args = _common.parse(p)
     cost = fixed_cost(args.repeats, args.calls)
     result: dict[str, Any] = {
         "version": lswag_plugin.__version__,
@@ -125,16 +135,13 @@ def main() -> None:
     for k in cost:
         print(f"| {k} | {result['ms'][k]:.2f} | {result['ratio_to_plain'][k]:.2f} |")
     if args.workers > 1:
-        result["throughput"] = worker_throughput(args.workers, args.n, args.data)
+        result["throughput"] = worker_throughput(args.workers, args.n, args.data, args.threads)
         t = result["throughput"]
         print(
             f"NB201 (batch 64, 32²), lswag, 1 thread per worker: {t['workers_1_per_second']:.2f}/s with "
             f"1 worker, {t[f'workers_{args.workers}_per_second']:.2f}/s with {args.workers}"
         )
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result))
+    _common.emit(result, args.json)
 
 
 if __name__ == "__main__":

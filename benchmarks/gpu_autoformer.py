@@ -16,20 +16,19 @@ Batch: ``--batch-size`` images (the shipped photographs unless ``--data``), resi
     python benchmarks/gpu_autoformer.py --space autoformer-s --n 1000 --check 100 --precision bfloat16
 
 On a CPU (``--device cpu``) it runs too, for checking the script with small ``--n``/``--check``.
-The last line of stdout is a JSON object.
+The last line of stdout is a JSON object (``--json PATH`` writes it to a file too).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
+import _common
 import numpy as np
 import torch
 
 import lswag_plugin
-from lswag_plugin.data import load_batch
 from lswag_plugin.spaces import get_space
 from lswag_plugin.stats import spearman
 
@@ -113,17 +112,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--space", default="autoformer-s")
     parser.add_argument("--n", type=int, default=1000, help="architectures timed (part 2)")
     parser.add_argument("--check", type=int, default=100, help="architectures of part 1")
-    parser.add_argument("--precision", default="bfloat16", help="autocast dtype of part 1")
     parser.add_argument("--throughput-precision", default=None, help="float32 or an autocast dtype")
-    parser.add_argument("--resolution", type=int, default=224)
-    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--deadline", type=float, default=300.0, help="seconds for part 2")
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--data", default=None, help="batch source; default: the shipped photos")
-    args = parser.parse_args(argv)
+    _common.add_flags(
+        parser,
+        "data",
+        "batch_size",
+        "resolution",
+        "device",
+        "precision",
+        "threads",
+        "json",
+        resolution=224,
+        device="cuda",
+        precision="bfloat16",
+        helps={"precision": "autocast dtype of part 1"},
+    )
+    args = _common.parse(parser, argv)
+    # The batch (seed 0); --device cuda without CUDA stops here, before any work.
+    config = _common.scoring_config(args)
     device = torch.device(args.device)
     space = get_space(args.space)
-    x, y = load_batch(args.data, batch_size=args.batch_size, seed=0, resolution=args.resolution)
+    x, y = config.batch()
     batch = (x.to(device), (y % 10).to(device))
     rng = np.random.default_rng(0)
     warm = _build(space, space.sample(rng), 0, device, args.resolution)
@@ -171,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         "precision_check": part1,
         "throughput": part2,
     }
-    print(json.dumps(payload))
+    _common.emit(payload, args.json)
     return 0
 
 

@@ -13,8 +13,9 @@
 
     python benchmarks/gpu_throughput.py --json benchmarks/results/gpu_throughput_h200.json
 
-Runs on a CPU too (``--device cpu`` and small ``--n``), to check the script before a GPU visit. Prints
-Markdown tables, then (last line) a JSON object.
+Runs on a CPU too (``--device cpu`` and small ``--n-nb201``/``--n-autoformer``), to check the script
+before a GPU visit. Prints Markdown tables, then (last line) a JSON object (``--json PATH`` writes it to a
+file too).
 """
 
 from __future__ import annotations
@@ -22,15 +23,14 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import json
 import shutil
 import statistics
 import subprocess
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
+import _common
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -240,18 +240,26 @@ def agreement(device: torch.device, n: int, data: str | None) -> dict[str, float
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="cuda")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--workers", default="1,2,4,8", help="worker counts for the throughput part")
     p.add_argument("--n-nb201", type=int, default=400, help="NB201 cells per throughput setting")
     p.add_argument("--n-autoformer", type=int, default=200, help="AutoFormer-S nets per setting")
     p.add_argument("--agree", type=int, default=20, help="NB201 cells scored on CPU and device")
-    p.add_argument("--data", default=None, help=".npz batch (default: the shipped photographs)")
     p.add_argument("--parts", default="cost,throughput,agree")
-    p.add_argument("--json", default=None, help="write the JSON here too")
-    args = p.parse_args()
+    _common.add_flags(
+        p,
+        "device",
+        "workers",
+        "data",
+        "threads",
+        "json",
+        many=("workers",),
+        device="cuda",
+        workers=[1, 2, 4, 8],
+        threads=1,
+        helps={"workers": "worker counts of the throughput part (processes, and as many threads)"},
+    )
+    args = _common.parse(p)
     device = torch.device(args.device)
-    torch.set_num_threads(1)
     parts = set(args.parts.split(","))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     result: dict[str, Any] = {
@@ -273,7 +281,7 @@ def main() -> None:
                 flush=True,
             )
     if "throughput" in parts:
-        workers = [int(w) for w in args.workers.split(",")]
+        workers = args.workers
         n = {"nb201": args.n_nb201, "autoformer-s": args.n_autoformer}
         result["throughput"] = throughput(device, workers, n, args.data)
     if "agree" in parts and device.type != "cpu":
@@ -283,10 +291,7 @@ def main() -> None:
             result["max_relative_difference_cpu_vs_device"],
         )
     result["seconds"] = round(time.perf_counter() - started, 1)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result))
+    _common.emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ GraSP needs H g (H the Hessian of the loss w.r.t. the Conv/Linear weights, g the
 times, on the networks of ``proxy_cost.py`` (batch 64 split in two minibatches, as the engine does), one
 plain forward+backward of the batch, then θᵀ H g by (a) the engine's way: ``create_graph`` gradient
 and a second backward of gᵀ∇L, and (b) ``torch.func.jvp`` of ``torch.func.grad`` (forward-over-reverse),
-and prints both values (they must agree) and both costs as ratios to the plain pass.
+and prints both values (they must agree) and both costs as ratios to the plain pass: a Markdown table,
+then (last line) a JSON object.
 
     python benchmarks/grasp_hvp.py
 """
@@ -15,13 +16,14 @@ import argparse
 import copy
 import time
 
+import _common
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, jvp
 
 from lswag_plugin.data import default_batch
-from lswag_plugin.engine.capture import is_weight_layer
 from lswag_plugin.engine.clone import disable_fused_attention
+from lswag_plugin.engine.modules import is_weight_layer
 
 
 def theta_h_g(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, how: str) -> float:
@@ -62,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="nb201,vit_tiny@32")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    _common.add_flags(parser, "threads", "json", threads=1)
+    args = _common.parse(parser, argv)
+    rows = []
     print("| model | what | seconds | × plain fwd+bwd | θᵀHg |")
     print("|---|---|---|---|---|")
     for name, model in proxy_cost.models().items():
@@ -79,11 +81,22 @@ def main(argv: list[str] | None = None) -> int:
                 module.running_mean = module.running_var = None
         plain = min(proxy_cost.plain_step(model, x, y) for _ in range(2))
         print(f"| {name} | plain forward+backward | {plain:.3f} | 1.00 | |")
+        rows.append({"model": name, "what": "plain forward+backward", "seconds": plain})
         for how in ("double backward", "forward-over-reverse"):
             t0 = time.perf_counter()
             value = theta_h_g(work, x, y, how)
             sec = time.perf_counter() - t0
             print(f"| {name} | {how} (incl. g) | {sec:.3f} | {sec / plain:.2f} | {value:.6g} |")
+            rows.append(
+                {
+                    "model": name,
+                    "what": f"{how} (incl. g)",
+                    "seconds": sec,
+                    "ratio_to_plain": sec / plain,
+                    "theta_h_g": value,
+                }
+            )
+    _common.emit({"threads": args.threads, "rows": rows}, args.json)
     return 0
 
 

@@ -10,7 +10,9 @@ Target: NASLib's ``val_accuracy`` (the accuracy NAS-Bench-Suite-Zero correlates 
 table's ``params``. Candidate proxies: the 12 published columns (flops and params included, as in
 NAS-Bench-Suite-Zero).
 
-Run:  .venv/bin/python benchmarks/libra_naslib.py [--data ../shared/data] [--json out.json]
+Run:  .venv/bin/python benchmarks/libra_naslib.py [--data-dir ../shared/data] [--json out.json]
+
+The last line of stdout is a JSON object (``--json PATH`` writes it to a file too).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import argparse
 import json
 from pathlib import Path
 
+import _common
 import numpy as np
 
 from lswag_plugin import libra
-from lswag_plugin.data import shared_data_dir
 
 PROXIES = (
     "synflow",
@@ -97,16 +99,15 @@ def pool_rank_eval(table, acc, params, rows, *, fraction, seeds, directions):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None, help="ground-truth folder (default ../shared/data)")
-    parser.add_argument("--json", default=None, help="also write the results as JSON here")
+    _common.add_flags(parser, "data_dir", "json")
     parser.add_argument(
         "--write-csv",
         default=None,
         help="also write naslib_cifar10.csv / naslib_cifar100.csv (proxies, val_accuracy, params_m) "
         "into this folder, for `lswag libra fit`",
     )
-    args = parser.parse_args()
-    data_dir = shared_data_dir(args.data)
+    args = _common.parse(parser)
+    data_dir = args.data_dir
     directions = {p: "max" for p in PROXIES}  # NASLib stores every score as higher-is-better
     results: dict = {"single": {}, "ablation": {}}
 
@@ -224,8 +225,7 @@ def main() -> None:
             f"{te.mean():.3f} ± {te.std():.3f} | {', '.join(res[0][2])} |"
         )
         print(f"| {ds} | {len(acc)} (all) | {rho_all:.3f} | – | {', '.join(model.selected)} |")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1, default=float) + "\n")
+    _common.emit(results, args.json)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,20 @@
 """Scores a random sample of NB201 cells with our own proxies (CIFAR-10 batch), then fits LIBRA on them.
 
 Phase ``score`` appends one CSV row per cell (resumable: cells already in the file are skipped). The
-cells are the first N of a seed-0 permutation of all 15,625, so any prefix is a uniform random sample.
-Each network is built after ``torch.manual_seed(0)`` and scored on 64 CIFAR-10 images (seed 0, 2 × 32).
+cells are the first ``--sample`` of a seed-0 permutation of all 15,625, so any prefix is a uniform random
+sample. Each network is built after ``torch.manual_seed(0)`` and scored on 64 CIFAR-10 images (seed 0,
+2 × 32).
 Phase ``fit`` also reads the ``--out`` of ``lswag bench`` (``--scores`` for CIFAR-10, ``--scores-cifar100``
 for CIFAR-100; the columns named like registered proxies are the pool). It joins the rows with
 nb201_accuracy.csv and reports LIBRA fitted on 10 % of the rows
 (Spearman on the other 90 %, mean ± std over 10 splits; the default fusion, and the other rules of
 ``ABLATION`` on the same splits) and on all rows, for CIFAR-10
 (``cifar10_valid_acc``) and CIFAR-100 (``cifar100_test_acc``); it also writes the LIBRA model fitted on
-split 0 (10 % of the rows, CIFAR-10 validation accuracy) to ``--model``: the one ``search_nb201.py`` uses.
+split 0 (10 % of the rows, CIFAR-10 validation accuracy) to ``--model``: the one ``search_nb201.py`` uses;
+the last line of its stdout is a JSON object (``--json PATH`` writes it to a file too).
 
 Run:
-    .venv/bin/python benchmarks/libra_nb201_scores.py score --n 1000 --out /tmp/nb201_scores.csv
+    .venv/bin/python benchmarks/libra_nb201_scores.py score --sample 1000 --out /tmp/nb201_scores.csv
     .venv/bin/python benchmarks/libra_nb201_scores.py fit --scores /tmp/nb201_scores.csv --model /tmp/libra_nb201.json
     .venv/bin/python benchmarks/libra_nb201_scores.py fit --scores bench_c10.csv --scores-cifar100 bench_c100.csv
 """
@@ -22,12 +24,11 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import json
-import math
 import sys
 import time
 from pathlib import Path
 
+import _common
 import numpy as np
 
 #: The proxies scored: every registered proxy computed from the shared passes, plus synflow (a cheap
@@ -62,15 +63,13 @@ def score(args: argparse.Namespace) -> None:
     import torch
 
     import lswag_plugin
-    from lswag_plugin.data import load_batch, shared_data_dir
+    from lswag_plugin.data import load_batch
     from lswag_plugin.spaces import get_space
 
-    torch.set_num_threads(1)
-    data_dir = shared_data_dir(args.data)
-    batch = load_batch(data_dir / "images" / "cifar10_sample.npz", batch_size=64, seed=0)
+    batch = load_batch(args.data, batch_size=64, seed=0)
     space = get_space("nb201")
     cells = space.all_archs()
-    order = np.random.default_rng(0).permutation(len(cells))[: args.n]
+    order = np.random.default_rng(0).permutation(len(cells))[: args.sample]
     out = Path(args.out)
     done = set()
     if out.exists():
@@ -99,9 +98,8 @@ def score(args: argparse.Namespace) -> None:
 
 def fit(args: argparse.Namespace) -> None:
     from lswag_plugin import libra
-    from lswag_plugin.data import shared_data_dir
 
-    truth = read_accuracy(shared_data_dir(args.data))
+    truth = read_accuracy(args.data_dir)
     directions = libra.registry_directions()  # every column is named like a registered proxy
     targets = {"cifar10": "cifar10_valid_acc", "cifar100": "cifar100_test_acc"}
     params_col = {"cifar10": "params_m_cifar10", "cifar100": "params_m_cifar100"}
@@ -173,31 +171,35 @@ def fit(args: argparse.Namespace) -> None:
         print(
             f"| {ds} ({col}) | {len(acc)} (all) | {rho_all:.3f} | – | {', '.join(full.selected)} |"
         )
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps(results, indent=1, default=lambda v: None if math.isnan(v) else float(v))
-            + "\n"
-        )
+    _common.emit(results, args.json)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="phase", required=True)
     p = sub.add_parser("score")
-    p.add_argument("--n", type=int, default=1000)
     p.add_argument("--out", required=True)
-    p.add_argument("--data", default=None)
+    _common.add_flags(
+        p,
+        "sample",
+        "data_dir",
+        "data",
+        "threads",
+        sample=1000,
+        data=_common.CIFAR10,
+        threads=1,
+        helps={"sample": "cells: the first N of a seed-0 permutation of all cells"},
+    )
     p.set_defaults(func=score)
     f = sub.add_parser("fit")
     f.add_argument(
         "--scores", required=True, help="scores CSV (CIFAR-10; also CIFAR-100 by default)"
     )
     f.add_argument("--scores-cifar100", default=None, help="scores CSV for CIFAR-100")
-    f.add_argument("--model", default=None, help="write the all-rows CIFAR-10 LIBRA model here")
-    f.add_argument("--json", default=None)
-    f.add_argument("--data", default=None)
+    f.add_argument("--model", default=None, help="write the split-0 CIFAR-10 LIBRA model here")
+    _common.add_flags(f, "data_dir", "json")
     f.set_defaults(func=fit)
-    args = parser.parse_args()
+    args = _common.parse(parser)
     args.func(args)
 
 

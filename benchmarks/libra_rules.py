@@ -21,7 +21,9 @@ Rules: ``window`` (the default), ``bootstrap@L`` (``entry="bootstrap"``, level L
 with ``+ref``: ``reference=`` all rows of the half (their scores only, no labels: a pool's scores
 are free), fit rows included.
 
-Run:  .venv/bin/python benchmarks/libra_rules.py [--data ../shared/data] [--json out.json]
+Run:  .venv/bin/python benchmarks/libra_rules.py [--data-dir ../shared/data] [--json out.json]
+
+The last line of stdout is a JSON object (``--json PATH`` writes it to a file too).
 """
 
 from __future__ import annotations
@@ -29,14 +31,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 from pathlib import Path
 
+import _common
 import numpy as np
 
 from lswag_plugin import libra
 from lswag_plugin.bench.tables import read_table
-from lswag_plugin.data import shared_data_dir
 
 SPLIT_SEED = 12345
 LEVELS = (0.5, 0.7, 0.8, 0.9, 0.95)
@@ -142,12 +143,9 @@ def singles(data, rows, n_fit, seeds) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", default=os.environ.get("LSWAG_DATA"), help="default ../shared/data"
-    )
-    parser.add_argument("--json", default=None, help="also write the results as JSON here")
-    args = parser.parse_args()
-    data_dir = shared_data_dir(args.data)
+    _common.add_flags(parser, "data_dir", "json")
+    args = _common.parse(parser)
+    data_dir = args.data_dir
     tables = {name: load(data_dir, name) for name in TABLES}
     absent = [n for n, d in tables.items() if d is None]
     tables = {n: d for n, d in tables.items() if d is not None}
@@ -224,9 +222,7 @@ def main() -> None:
         results["report"][name] = entry
         info = results["tables"][name]
         print(f"| {name} | {info['n_fit']} / {info['n_heldout']} | {' | '.join(cells)} |")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1, default=float) + "\n")
-    print(json.dumps(results, default=float))
+    _common.emit(results, args.json)
 
 
 if __name__ == "__main__":

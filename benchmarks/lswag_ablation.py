@@ -5,20 +5,20 @@
 For every cell it records Λ over every layer band [lo, hi] (percentile bins), Ψ over layers 1..L̂ counted
 per layer and as a union, and prints Spearman vs the target for: Λ alone, Ψ alone, Λ×Ψ for each band
 choice and each pattern count — plus ZiCo, NWOT and #params for reference. Use it on a tuning split
-(seed 1) to choose, then report with `lswag bench` on seed 0.
+(seed 1) to choose, then report with `lswag bench` on seed 0. The last line of stdout is a JSON object
+with the whole band grid (``--json PATH`` writes it to a file too).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 
+import _common
 import torch
 
 from lswag_plugin.bench.tables import Table, read_table, target_values
-from lswag_plugin.data import load_batch, shared_data_dir
 from lswag_plugin.engine import LayerBand, score
 from lswag_plugin.engine.band import NUM_BINS
 from lswag_plugin.proxies import Needs, register_proxy
@@ -58,20 +58,30 @@ def _ablation(ctx) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--table", default=str(shared_data_dir() / "nb201" / "nb201_accuracy.csv"))
-    ap.add_argument("--data", default=str(shared_data_dir() / "images" / "cifar10_sample.npz"))
+    ap.add_argument("--table", default=None, help="default <data-dir>/nb201/nb201_accuracy.csv")
     ap.add_argument("--target", default="cifar10_valid_acc")
-    ap.add_argument("--num-classes", type=int, default=10)
-    ap.add_argument("--sample", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--minibatches", type=int, default=2)
-    ap.add_argument("--json-out", default=None)
-    args = ap.parse_args()
+    _common.add_flags(
+        ap,
+        "data_dir",
+        "data",
+        "num_classes",
+        "sample",
+        "seed",
+        "batch_size",
+        "minibatches",
+        "threads",
+        "json",
+        data=_common.CIFAR10,
+        sample=300,
+        seed=1,
+        helps={"seed": "seed of the sample, the batch, the initialisations and the passes"},
+    )
+    args = _common.parse(ap)
+    table = args.table or args.data_dir / "nb201" / "nb201_accuracy.csv"
 
     space = get_space("nb201")
-    rows = Table.sample(read_table(args.table).labelled(args.target)[0], args.sample, args.seed)
-    batch = load_batch(args.data, batch_size=args.batch_size, seed=args.seed)
+    rows = Table.sample(read_table(table).labelled(args.target)[0], args.sample, args.seed)
+    batch = _common.scoring_config(args).batch()
     records = []
     t0 = time.perf_counter()
     for r in rows:
@@ -127,10 +137,7 @@ def main() -> None:
         "  lswag per_layer by band low (high=9):",
         " ".join(f"{grid[f'per_layer[{lo},9]']:.3f}" for lo in range(NUM_BINS)),
     )
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump({**out, "grid": grid}, f, indent=1)
-    print(json.dumps(out))
+    _common.emit({**out, "grid": grid}, args.json)
 
 
 if __name__ == "__main__":

@@ -18,21 +18,21 @@ readings are proxies registered by this script), so they differ only in the form
     python benchmarks/lswag_readings.py --data-dir ../shared/data --sample 300 --seed 1
 
 Spearman ρ against ``--target`` (default ``cifar10_valid_acc``) on ``--sample`` cells drawn with
-``--seed`` (1: the tuning split; the seed-0 report sample is not for choosing). Prints a table and,
-last, a JSON object.
+``--seed`` (1: the tuning split; the seed-0 report sample is not for choosing); the batch, initialisations
+and passes keep seed 0, as in every report. Prints a table and, last, a JSON object (``--json PATH``
+writes it to a file too).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-from pathlib import Path
 
+import _common
 import torch
 
 from lswag_plugin.bench.tables import read_table
-from lswag_plugin.engine import Needs, PassResults, Scorer, ScoringConfig, register_proxy
+from lswag_plugin.engine import Needs, PassResults, Scorer, register_proxy
 from lswag_plugin.proxies.lswag import lswag_lambda, lswag_psi
 from lswag_plugin.proxies.swap import count_patterns
 from lswag_plugin.proxies.zico import log_sum, mean_and_std
@@ -123,38 +123,36 @@ READINGS = [
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default="../shared/data")
-    p.add_argument("--sample", type=int, default=300)
-    p.add_argument("--seed", type=int, default=1)
     p.add_argument("--target", default="cifar10_valid_acc")
-    p.add_argument("--num-classes", type=int, default=10)
-    p.add_argument("--cache", default=None, help="score cache file (default: none)")
-    args = p.parse_args()
+    _common.add_flags(
+        p,
+        "data_dir",
+        *_common.SCORING,
+        "sample",
+        "seed",
+        "cache",
+        "json",
+        data=_common.CIFAR10,
+        sample=300,
+        seed=1,
+        threads=1,
+        helps={"seed": "seed of the sample of cells (not 0: the report sample)"},
+    )
+    args = _common.parse(p)
     if args.seed == 0:
         raise SystemExit("seed 0 is the report sample: choose readings on another seed")
-    torch.set_num_threads(1)
-    data = Path(args.data_dir)
-    table = read_table(data / "nb201" / "nb201_accuracy.csv")
+    table = read_table(args.data_dir / "nb201" / "nb201_accuracy.csv")
     rows, _ = table.labelled(args.target)
     rows = table.sample(rows, args.sample, args.seed)
     space = get_space("nb201")
-    config = ScoringConfig(
-        data=str(data / "images" / "cifar10_sample.npz"),
-        num_classes=args.num_classes,
-        seed=0,  # the batch and inits of every report: only the cells differ from the report sample
-        device="cpu",
-    )
+    # The batch and inits of every report (seed 0): only the cells differ from the report sample.
+    config = _common.scoring_config(args, seed=0)
     proxies = [
         "lswag",
         "zico",
         *(f"_reading_{r}" for r in READINGS if r not in ("lswag", "zico") and "." not in r),
     ]
-    cache = None
-    if args.cache:
-        from lswag_plugin.cache import ScoreCache
-
-        cache = ScoreCache(args.cache)
-    scorer = Scorer(proxies, config, space=space, cache=cache)
+    scorer = Scorer(proxies, config, space=space, cache=_common.open_cache(args))
     results = scorer.score_archs([r["arch_str"] for r in rows], catch=False)
     truth = [float(r[args.target]) for r in rows]
     rho = {}
@@ -165,7 +163,9 @@ def main() -> None:
     print(f"| reading | ρ vs {args.target} ({args.sample} cells, seed {args.seed}) |\n|---|---|")
     for reading, value in rho.items():
         print(f"| {reading} | {value:.3f} |")
-    print(json.dumps({"sample": args.sample, "seed": args.seed, "target": args.target, "rho": rho}))
+    _common.emit(
+        {"sample": args.sample, "seed": args.seed, "target": args.target, "rho": rho}, args.json
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ Networks: NB201 (the cell below, 16 channels, batch 64 at 32×32), timm ``resnet
 
     python benchmarks/memory.py --resolution 224 --json memory.json
 
-Prints a Markdown table, then (last line) a JSON object.
+Prints a Markdown table, then (last line) a JSON object (``--json PATH`` writes it to a file too).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import argparse
 import json
 import subprocess
 import sys
+
+import _common
 
 NB201_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
@@ -74,12 +76,15 @@ def run(net: str, op: str, batch: int, res: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument(
-        "--resolution", type=int, default=224, help="ResNet-18 / ViT-Tiny input size"
+    _common.add_flags(
+        parser,
+        "batch_size",
+        "resolution",
+        "json",
+        resolution=224,
+        helps={"resolution": "ResNet-18 / ViT-Tiny input size"},
     )
-    parser.add_argument("--json", default=None, help="also write the results here")
-    args = parser.parse_args()
+    args = _common.parse(parser)
     rows = []
     for net, res in (
         ("nb201", 32),
@@ -111,11 +116,7 @@ def main() -> None:
             f"| {r['network']} | {r['batch_size']} | {r['resolution']}² | {r['train_extra_mib']:.0f} | "
             f"{r['score_extra_mib']:.0f} | {r['ratio']:.2f} |"
         )
-    payload = {"device": "cpu", "rows": rows}
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(payload, fh, indent=2)
-    print(json.dumps(payload))
+    _common.emit({"device": "cpu", "rows": rows}, args.json)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ and ~725 CIFAR-100 cells) this builds the NB201 network, scores it with ``lswag_
 proxies fused in one call), and prints per proxy: Spearman(ours, published), ρ(ours, val_accuracy) and
 ρ(published, val_accuracy), on the cells both cover with finite values.
 
-Batch (a documented choice): 64 images of ``images/cifar10_sample.npz`` (seed 0) for both datasets.
+Batch (a documented choice): 64 images of ``images/cifar10_sample.npz`` (``--data``; seed 0) for both
+datasets.
 For CIFAR-100 the 20-image CIFAR-100 sample is too small, so the same CIFAR-10 images get labels drawn
 uniformly from 0..99 (numpy seed 0): like a real 64-image CIFAR-100 batch, most classes appear once.
 Label-free proxies (synflow, l2_norm, nwot, jacov, params, flops) do not depend on this choice.
@@ -18,9 +19,9 @@ Per-cell scores are appended to ``--out`` (CSV) as they are computed; a rerun re
     nice python benchmarks/naslib_agreement.py --data-dir ../shared/data --dataset both \\
         --proxies fisher --out benchmarks/results/naslib_scores_fisher.csv
     nice python benchmarks/naslib_agreement.py --data-dir ../shared/data --dataset both \\
-        --proxies grasp --limit 375 --out benchmarks/results/naslib_scores_grasp.csv
+        --proxies grasp --sample 375 --out benchmarks/results/naslib_scores_grasp.csv
 
-The last line of stdout is a JSON object with the table.
+The last line of stdout is a JSON object with the table (``--json PATH`` writes it to a file too).
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ import sys
 import time
 from pathlib import Path
 
+import _common
 import numpy as np
 import torch
 
 import lswag_plugin
-from lswag_plugin.data import load_batch, shared_data_dir
+from lswag_plugin.data import load_batch
 from lswag_plugin.spaces import get_space
 from lswag_plugin.stats import spearman as _spearman
 
@@ -59,9 +61,9 @@ NASLIB_PROXIES = {
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
 
 
-def batch_for(data_dir: Path, dataset: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns the 64-image batch used for ``dataset`` (see the module docstring)."""
-    x, y = load_batch(data_dir / "images" / "cifar10_sample.npz", batch_size=64, seed=seed)
+def batch_for(data: str | Path, dataset: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns the 64-image batch of ``data`` used for ``dataset`` (see the module docstring)."""
+    x, y = load_batch(data, batch_size=64, seed=seed)
     if dataset == "cifar100":
         y = torch.from_numpy(np.random.default_rng(seed).integers(0, 100, size=len(y)))
     return x, y
@@ -87,19 +89,29 @@ def spearman(a: list[float], b: list[float]) -> tuple[float, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--dataset", choices=["cifar10", "cifar100", "both"], default="both")
-    parser.add_argument("--limit", type=int, default=None, help="score N cells (a seeded sample)")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--proxies", default=",".join(NASLIB_PROXIES))
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=None, help="per-cell CSV (appended, resumable)")
     parser.add_argument(
         "--report-only", action="store_true", help="score nothing: report on the cells in --out"
     )
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    data_dir = shared_data_dir(args.data_dir)
+    _common.add_flags(
+        parser,
+        "data_dir",
+        "data",
+        "sample",
+        "seed",
+        "threads",
+        "json",
+        data=_common.CIFAR10,
+        threads=1,
+        helps={
+            "sample": "cells per dataset: a seeded sample",
+            "seed": "seed of the sample, the batch and the passes",
+        },
+    )
+    args = _common.parse(parser, argv)
+    data_dir = args.data_dir
     published = json.loads((data_dir / "nb201" / "naslib_zc_nasbench201.json").read_text())
     arch_of = naslib_to_arch(data_dir / "nb201" / "nb201_accuracy.csv")
     proxies = [p.strip() for p in args.proxies.split(",") if p.strip()]
@@ -127,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     for dataset in datasets:
         keys = sorted(published[dataset])
         keys = np.random.default_rng(args.seed).permutation(keys).tolist()
-        order[dataset] = keys[: args.limit] if args.limit is not None else keys
-    batches = {d: batch_for(data_dir, d, args.seed) for d in datasets}
+        order[dataset] = keys[: args.sample] if args.sample is not None else keys
+    batches = {d: batch_for(args.data, d, args.seed) for d in datasets}
     tasks = [
         (d, order[d][i])
         for i in range(max(len(v) for v in order.values()))
@@ -187,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 for k in ("ours_vs_published", "ours_vs_acc", "published_vs_acc")
             ]
             print(f"| {dataset} | {p} | {row.get('n', rep['n'])} | " + " | ".join(cells_txt) + " |")
-    print(json.dumps({"seconds": time.perf_counter() - started, **report}))
+    _common.emit({"seconds": time.perf_counter() - started, **report}, args.json)
     return 0
 
 

@@ -10,7 +10,8 @@ the median seconds of:
 - ``trial``: the experiment's wall time (less the direct runs) divided by its trials (strategy, engine and
   NNI bookkeeping too; NNI's TPE strategy sleeps 1 s after each submission),
 and each as a ratio to ``score``; ``pair`` is the median over trials of evaluator / score. Scores must
-agree exactly (checked).
+agree exactly (checked). The last line of stdout is a JSON object (``--json PATH`` writes it to a file
+too).
 
     python benchmarks/nni_overhead.py --trials 20 --strategies random,evolution,tpe --json nni_overhead.json
 """
@@ -18,7 +19,6 @@ agree exactly (checked).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import statistics
@@ -27,6 +27,7 @@ import time
 import warnings
 from typing import Any
 
+import _common
 import torch
 
 warnings.filterwarnings(
@@ -67,7 +68,12 @@ def run_one(args: argparse.Namespace, name: str) -> dict[str, Any]:
                 net = model.executable_model()
             t1 = time.perf_counter()
             scores = lswag_plugin.score(
-                net, self.batch(), self.proxies, device="cpu", batch_size=None, seed=self.seed
+                net,
+                self.batch(),
+                self.proxies,
+                device="cpu",
+                batch_size=None,
+                seed=self.config.seed,
             )
             t2 = time.perf_counter()
             return t2 - t1, t2 - t0, dict(scores)
@@ -131,17 +137,22 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--strategies", default="random,evolution,tpe")
     parser.add_argument("--proxies", default="lswag,nwot")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--resolution", type=int, default=16)
     parser.add_argument("--channels", type=int, default=8, help="NB201 C (16 in the benchmark)")
     parser.add_argument("--cells", type=int, default=2, help="NB201 N (5 in the benchmark)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", help="also write the results to this file")
-    args = parser.parse_args()
+    _common.add_flags(
+        parser,
+        "batch_size",
+        "resolution",
+        "seed",
+        "threads",
+        "json",
+        batch_size=16,
+        resolution=16,
+    )
+    args = _common.parse(parser)
 
     os.environ.setdefault("HOME", tempfile.mkdtemp())  # NNI writes ~/nni-experiments
     logging.getLogger("nni").setLevel(logging.WARNING)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     results = [run_one(args, name) for name in args.strategies.split(",")]
 
     print(
@@ -158,11 +169,7 @@ def main() -> None:
         )
         pair = r["median_pair_ratio_evaluator_to_score"]
         print(f"| {r['strategy']} | {r['trials']} | {cells} | {pair:.2f}× |")
-    payload = {"config": vars(args), "results": results}
-    print(json.dumps(payload))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(payload, f, indent=2)
+    _common.emit({"config": vars(args), "results": results}, args.json)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,15 @@ A trial builds a small NAS-Bench-201 network (8 channels, one cell per stage) an
 first start), read from the storage, so process start-up (importing torch) is excluded; the wall time
 including start-up is reported too. Storages: the journal file (always) and PostgreSQL when
 ``$LSWAG_TEST_POSTGRES_URL`` is set (``eval "$(.ci/postgres.sh)"``). On a shared machine the numbers
-depend on its load, printed with the table; ratios are from one run.
+depend on its load, printed with the table; ratios are from one run. The last line of stdout is a JSON
+object (``--json PATH`` writes it to a file too).
 
-    python benchmarks/optuna_workers.py --trials 60 --workers 1 2 4 --json-out bench.json
+    python benchmarks/optuna_workers.py --trials 60 --workers 1 2 4 --json bench.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -83,11 +83,20 @@ def run_config(storage_spec: str, n_workers: int, n_trials: int) -> dict:
 
 
 def main() -> None:
+    # Imported here: the workers load this file by path, without benchmarks/ on sys.path.
+    import _common
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=60, help="trials per configuration")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--json-out", default=None)
-    args = parser.parse_args()
+    _common.add_flags(
+        parser,
+        "workers",
+        "json",
+        many=("workers",),
+        workers=[1, 2, 4],
+        helps={"workers": "worker processes of each configuration"},
+    )
+    args = _common.parse(parser)
     storages = {"journal": None}
     if os.environ.get("LSWAG_TEST_POSTGRES_URL"):
         storages["postgresql"] = os.environ["LSWAG_TEST_POSTGRES_URL"]
@@ -114,10 +123,7 @@ def main() -> None:
             f"{row['trials_per_s'] / base['trials_per_s']:.2f} | {row['span_s']:.1f} | "
             f"{row['wall_s']:.1f} | {row['load_avg_1min']:.1f} |"
         )
-    result = {"cpu_count": os.cpu_count(), "rows": rows}
-    print(json.dumps(result))
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(result, indent=2))
+    _common.emit({"cpu_count": os.cpu_count(), "rows": rows}, args.json)
 
 
 if __name__ == "__main__":

@@ -6,45 +6,56 @@ prints per proxy: Spearman(float32 scores, autocast scores) and Spearman of each
 accuracy, plus the seconds of both. On a CPU only bfloat16 is worth timing (float16 has no fast CPU
 kernels); the rankings are what this measures, the GPU is where autocast saves time.
 
-    python benchmarks/precision_rho.py --data-dir ../shared/data --n 100 --precision bfloat16
+    python benchmarks/precision_rho.py --data-dir ../shared/data --sample 100 --precision bfloat16
 
-The last line of stdout is a JSON object.
+The last line of stdout is a JSON object (``--json PATH`` writes it to a file too).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
+import _common
 import numpy as np
-import torch
 
 import lswag_plugin
 from lswag_plugin.bench.tables import read_table
-from lswag_plugin.data import load_batch, shared_data_dir
 from lswag_plugin.spaces import get_space
 from lswag_plugin.stats import spearman
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--n", type=int, default=100, help="cells (a seeded sample)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precision", default="bfloat16")
     parser.add_argument("--proxies", default="lswag,swap,zico,nwot,meco")
     parser.add_argument("--target", default="cifar10_valid_acc")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    data_dir = shared_data_dir(args.data_dir)
-    table = read_table(data_dir / "nb201" / "nb201_accuracy.csv")
+    _common.add_flags(
+        parser,
+        "data_dir",
+        "data",
+        "batch_size",
+        "sample",
+        "seed",
+        "device",
+        "precision",
+        "threads",
+        "json",
+        data=_common.CIFAR10,
+        sample=100,
+        precision="bfloat16",
+        threads=1,
+        helps={
+            "sample": "cells (a seeded sample)",
+            "seed": "seed of the sample, the batch, the initialisations and the passes",
+            "precision": "the autocast dtype compared with float32",
+        },
+    )
+    args = _common.parse(parser, argv)
+    table = read_table(args.data_dir / "nb201" / "nb201_accuracy.csv")
     rows = [r for r in table.rows if r.get(args.target) not in (None, "")]
-    picked = np.random.default_rng(args.seed).choice(len(rows), size=args.n, replace=False)
+    picked = np.random.default_rng(args.seed).choice(len(rows), size=args.sample, replace=False)
     space = get_space("nb201")
-    x, y = load_batch(data_dir / "images" / "cifar10_sample.npz", batch_size=64, seed=args.seed)
+    x, y = _common.scoring_config(args).batch()
     proxies = [p for p in args.proxies.split(",") if p]
     scores: dict[str, dict[str, list[float]]] = {"full": {p: [] for p in proxies}}
     scores["autocast"] = {p: [] for p in proxies}
@@ -85,16 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"seconds: float32 {seconds['full']:.1f}, {args.precision} {seconds['autocast']:.1f} ({args.device})"
     )
-    print(
-        json.dumps(
-            {
-                "n": args.n,
-                "precision": args.precision,
-                "device": args.device,
-                "seconds": seconds,
-                "proxies": report,
-            }
-        )
+    _common.emit(
+        {
+            "n": args.sample,
+            "precision": args.precision,
+            "device": args.device,
+            "seconds": seconds,
+            "proxies": report,
+        },
+        args.json,
     )
     return 0
 

@@ -11,17 +11,17 @@ times, interleaved, and the median is reported; ratios are medians over the plai
     python benchmarks/proxy_cost.py --repeats 1 --models nb101,darts    # the cell spaces
     python benchmarks/proxy_cost.py --device cuda --models nb201,resnet18@32,vit_tiny@32,resnet18@224
 
-Prints a Markdown table, then (last line) a JSON object.
+Prints a Markdown table, then (last line) a JSON object (``--json PATH`` writes it to a file too).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 import time
 
+import _common
 import torch
 import torch.nn.functional as F
 
@@ -87,12 +87,17 @@ def score_time(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, proxies
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--models", default="nb201,resnet18@32,vit_tiny@32")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (model and batch live there)")
-    args = parser.parse_args(argv)
+    _common.add_flags(
+        parser,
+        "device",
+        "threads",
+        "json",
+        threads=1,
+        helps={"device": "cpu or cuda (model and batch live there)"},
+    )
+    args = _common.parse(parser, argv)
     device = torch.device(args.device)
-    torch.set_num_threads(args.threads)
     # Proxies that read a fitted file (libra, az_nas) need one: left out, as "all" leaves them out.
     names = [p.name for p in available() if p.fingerprint is None and not p.name.startswith("_")]
     configs = {
@@ -134,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         for label, sec in rep["seconds"].items():
             print(f"| {model_name} | {label} | {sec:.3f} | {rep['ratio'][label]:.2f} |")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    print(json.dumps({"device": name, "threads": args.threads, "repeats": args.repeats, **report}))
+    _common.emit(
+        {"device": name, "threads": args.threads, "repeats": args.repeats, **report}, args.json
+    )
     return 0
 
 

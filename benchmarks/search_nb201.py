@@ -2,9 +2,9 @@
 
 Every search is ``lswag search --space nb201 --strategy S --proxy P --budget B --seed s --data
 cifar10_sample.npz --device cpu`` in code: the same :class:`~lswag_plugin.search.ProxyEvaluator` (batch:
-64 CIFAR-10 images, score seed 0, networks built after ``torch.manual_seed(0)``), the same strategies and
-one :class:`~lswag_plugin.cache.ScoreCache` shared by all runs (a cell is scored once, whichever run
-meets it first). The cache is first filled from a table written by ``libra_nb201_scores.py score`` (same
+64 CIFAR-10 images, ``--data``; score seed 0, networks initialised from seed 0), the same strategies and
+one :class:`~lswag_plugin.cache.ScoreCache` (``--cache``) shared by all runs (a cell is scored once,
+whichever run meets it first). The cache is first filled from a table written by ``libra_nb201_scores.py score`` (same
 batch, seed, thread count), so cells of that sample are free. Found cells are looked up in
 nb201_accuracy.csv (``cifar10_test_acc``; optimum 94.37). No training.
 
@@ -17,7 +17,8 @@ Run:
         --pool /tmp/nb201_scores.csv --budget 500 --seeds 0-9 \\
         --configs evolution:libra,evolution:lswag,random:libra --random-from-pool --out /tmp/search.jsonl
 Results are appended to ``--out`` (one JSON line per run; runs already there are skipped), then the
-table is printed.
+table is printed; the last line of stdout is a JSON object with the table (``--json PATH`` writes it to
+a file too).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import math
 import time
 from pathlib import Path
 
+import _common
 import numpy as np
 
 
@@ -60,22 +62,13 @@ def read_pool(path: Path) -> dict[str, dict[str, float]]:
     return {r["arch_str"]: {k: float(r[k]) for k in names} for r in rows}
 
 
-def make_evaluator(space, proxy, *, data, libra_model, cache):
-    from lswag_plugin.search import ProxyEvaluator
-
-    options = {"libra": {"model": libra_model}} if libra_model else {}
-    return ProxyEvaluator(
-        space, proxy, data=data, seed=0, device="cpu", options=options, cache=cache
-    )
-
-
 def seed_cache(evaluator, pool: dict[str, dict[str, float]]) -> int:
     """Puts the pool's scores (the proxy and, for LIBRA, its members) into the evaluator's cache."""
     from lswag_plugin.libra import load
 
-    evaluator.load()
     items = {}
-    model = load(evaluator.options["libra"]["model"]) if evaluator.proxy == "libra" else None
+    libra = evaluator.proxy == "libra"
+    model = load(evaluator.config.options["libra"]["model"]) if libra else None
     for arch, values in pool.items():
         key = evaluator.space.encode(arch)
         for name, value in values.items():
@@ -87,11 +80,7 @@ def seed_cache(evaluator, pool: dict[str, dict[str, float]]) -> int:
 
 
 def main() -> None:
-    import torch
-
-    from lswag_plugin.cache import ScoreCache
-    from lswag_plugin.data import shared_data_dir
-    from lswag_plugin.search import get_strategy
+    from lswag_plugin.search import ProxyEvaluator, get_strategy
     from lswag_plugin.spaces import get_space
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -103,17 +92,26 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-9")
     parser.add_argument("--configs", default="evolution:libra,evolution:lswag,random:libra")
     parser.add_argument("--random-from-pool", action="store_true")
-    parser.add_argument("--cache", default="/tmp/lswag_search_cache.sqlite")
     parser.add_argument("--out", required=True, help="JSON lines, one per run (resumable)")
-    parser.add_argument("--data", default=None)
     parser.add_argument("--report-only", action="store_true")
-    args = parser.parse_args()
-    torch.set_num_threads(1)  # the pool was scored with one thread: the same floating-point sums
-    data_dir = shared_data_dir(args.data)
-    truth = read_truth(data_dir)
+    _common.add_flags(
+        parser,
+        "data_dir",
+        *_common.SCORING,
+        "cache",
+        "json",
+        data=_common.CIFAR10,
+        threads=1,  # the pool was scored with one thread: the same floating-point sums
+        cache="/tmp/lswag_search_cache.sqlite",
+    )
+    args = _common.parse(parser)
+    if args.pool and args.cache == "none":
+        raise SystemExit("--pool fills the score cache: give --cache a file (or auto)")
+    truth = read_truth(args.data_dir)
     space = get_space("nb201")
-    batch = data_dir / "images" / "cifar10_sample.npz"
-    cache = ScoreCache(args.cache)
+    options = {"libra": {"model": args.libra_model}} if args.libra_model else {}
+    config = _common.scoring_config(args, seed=0, options=options)
+    cache = _common.open_cache(args)
     pool = read_pool(Path(args.pool)) if args.pool else {}
     out = Path(args.out)
     done = set()
@@ -126,9 +124,7 @@ def main() -> None:
     evaluators = {}
     for _, proxy in configs:
         if proxy not in evaluators:
-            evaluators[proxy] = make_evaluator(
-                space, proxy, data=batch, libra_model=args.libra_model, cache=cache
-            )
+            evaluators[proxy] = ProxyEvaluator(space, proxy, config, cache=cache)
             if pool:
                 seed_cache(evaluators[proxy], pool)
     for seed in [] if args.report_only else parse_seeds(args.seeds):
@@ -185,14 +181,30 @@ def main() -> None:
     groups: dict[tuple, list] = {}
     for r in rows:
         groups.setdefault((r["label"], r["proxy"], r["budget"]), []).append(r)
+    table = []
     for (label, proxy, budget), rs in sorted(groups.items()):
         acc = np.array([r["cifar10_test_acc"] for r in rs])
+        scored = sum(r["scored"] for r in rs)
         print(
             f"| {label} | {proxy} | {budget} | {len(rs)} | {acc.mean():.2f} ± {acc.std():.2f} | "
-            f"{acc.min():.2f} | {acc.max():.2f} | {sum(r['scored'] for r in rs)} |"
+            f"{acc.min():.2f} | {acc.max():.2f} | {scored} |"
+        )
+        table.append(
+            {
+                "strategy": label,
+                "fitness": proxy,
+                "budget": budget,
+                "seeds": len(rs),
+                "test_acc_mean": acc.mean(),
+                "test_acc_std": acc.std(),
+                "test_acc_min": acc.min(),
+                "test_acc_max": acc.max(),
+                "scored": scored,
+            }
         )
     if not math.isfinite(best):  # pragma: no cover
         raise SystemExit("bad table")
+    _common.emit({"optimum": best, "table": table}, args.json)
 
 
 if __name__ == "__main__":

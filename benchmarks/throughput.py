@@ -9,16 +9,16 @@ warm-up and not timed.
 
     python benchmarks/throughput.py --n 20 --vit-n 3 --vit-resolution 224 --threads 1 --json throughput.json
 
-Prints a Markdown table, then (last line) a JSON object.
+Prints a Markdown table, then (last line) a JSON object (``--json PATH`` writes it to a file too).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
+import _common
 import numpy as np
 import torch
 
@@ -60,13 +60,9 @@ def main() -> None:
     parser.add_argument(
         "--vit-n", type=int, default=3, help="AutoFormer architectures timed per space"
     )
-    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--vit-resolution", type=int, default=224)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--data", default=None, help="batch (.npz); default: the shipped photos")
-    parser.add_argument("--json", default=None, help="also write the results here")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    _common.add_flags(parser, "batch_size", "threads", "data", "json", threads=1)
+    args = _common.parse(parser)
     rows = [
         measure("nb201", args.n, batch_size=args.batch_size, resolution=32, data=args.data),
         *(
@@ -89,11 +85,9 @@ def main() -> None:
             f"| {r['space']} | {r['batch_size']} | {r['resolution']}² | {r['architectures']} | "
             f"{r['seconds_per_arch']:.2f} | {r['archs_per_second']:.3f} |"
         )
-    payload = {"device": "cpu", "threads": args.threads, "load_average": load, "rows": rows}
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(payload, fh, indent=2)
-    print(json.dumps(payload))
+    _common.emit(
+        {"device": "cpu", "threads": args.threads, "load_average": load, "rows": rows}, args.json
+    )
 
 
 if __name__ == "__main__":
