@@ -25,7 +25,7 @@ with warnings.catch_warnings():
     import nni.nas.nn.pytorch
     from nni.nas.evaluator import Evaluator
 
-from lswag_plugin.engine import Scorer, ScoringConfig
+from lswag_plugin.engine import CandidateKey, Scorer, ScoringConfig
 from lswag_plugin.engine.rng import seeded
 from lswag_plugin.errors import TrialFailed
 
@@ -141,12 +141,15 @@ class ZeroCostEvaluator(Evaluator):
             LswagError: The model cannot be scored (the message names why).
         """
         scores = self.scorer.score(model, owned=owned)
-        values = {name: float(value) for name, value in scores.items()}
-        # Sub-scores (``lswag.lambda``, ``lswag.psi``) and the members a combined proxy (libra) read.
-        values.update({k: float(v) for k, v in scores.components.items() if k not in values})
-        return self._result(values)
+        return self._result(scores, scores.components)
 
-    def _result(self, values: dict[str, float]) -> dict[str, float]:
+    def _result(
+        self, scores: Mapping[str, float], components: Mapping[str, float]
+    ) -> dict[str, float]:
+        """``"default"``, every proxy's raw score, then the sub-scores (``lswag.lambda``, ...) and the
+        members a combined proxy (libra) read."""
+        values = {name: float(scores[name]) for name in self.proxies}
+        values.update({k: float(v) for k, v in components.items() if k not in values})
         raw = values[self.objective]
         default = -raw if self.direction == "min" else raw
         if math.isnan(default):
@@ -155,17 +158,16 @@ class ZeroCostEvaluator(Evaluator):
             )
         return {"default": float(default), **values}
 
-    def _cache_keys(self, model: Any) -> dict[str, Any]:
-        """Disk-cache keys of a frozen candidate (its model space and NNI sample), or ``{}``."""
+    def _candidate_key(self, model: Any) -> CandidateKey | None:
+        """The cache key of a frozen candidate (its model space and NNI sample), or None."""
         sample = getattr(model, "sample", None)
         if self.scorer.cache is None or not isinstance(sample, Mapping):
-            return {}
+            return None
         space = getattr(model, "model_space", None) or getattr(model, "model", None) or model
         namespace = self.cache_namespace or f"nni:{type(space).__qualname__}"
         arch = json.dumps(sample, sort_keys=True, default=repr)
-        return self.config.cache_keys(
-            namespace, arch, self.proxies, extra={"init_seed": self.init_seed}
-        )
+        # Pairs, not a dict: Scorer.map hashes its keys (the key recipe reads them as dict(extra)).
+        return CandidateKey(namespace, arch, extra=(("init_seed", self.init_seed),))  # type: ignore[arg-type]
 
     def evaluate(self, model: Any) -> dict[str, float]:
         """Scores an already built candidate (NNI calls :meth:`_execute`, which also reports it).
@@ -176,17 +178,16 @@ class ZeroCostEvaluator(Evaluator):
         return self.metrics(model)
 
     def _score_candidate(self, model: Any) -> dict[str, float]:
-        keys = self._cache_keys(model)
-        if keys:
-            hits = self.scorer.cache.get_many(list(keys.values()))
-            if len(hits) == len(keys):
-                return self._result({n: hits[k] for n, k in keys.items()})
-        with seeded(self.init_seed):
-            network = model.executable_model()
-        result = self.metrics(network, owned=True)
-        if keys:
-            self.scorer.cache.put_many({keys[n]: result[n] for n in self.proxies})
-        return result
+        """Builds (seeded) and scores a frozen candidate through the scorer's one cached path."""
+
+        def build() -> torch.nn.Module:
+            with seeded(self.init_seed):
+                return model.executable_model()
+
+        key = self._candidate_key(model)
+        label = key.arch if key is not None else None
+        result = self.scorer.evaluate(build, key=key, label=label, catch=False)
+        return self._result(result.values, result.components)  # type: ignore[arg-type]
 
     def _execute(self, model: Any) -> dict[str, float]:
         """Builds the frozen ``model`` (an ``ExecutableModelSpace``), scores it, reports or fails it."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from lswag_plugin.engine import Scorer, ScoringConfig
+from lswag_plugin.engine import CandidateKey, Scorer, ScoringConfig
 from lswag_plugin.engine.registry import get_proxy
 from lswag_plugin.engine.rng import seeded
 from lswag_plugin.errors import DirectionMismatch
@@ -202,39 +202,40 @@ class ZeroCostObjective:
         """Returns the scoring batch (loaded on first use)."""
         return self.config.batch()
 
-    def measure(self, model: nn.Module, *, owned: bool = False) -> dict[str, float]:
+    def measure(
+        self, model: nn.Module, *, owned: bool = False, key: CandidateKey | None = None
+    ) -> dict[str, float]:
         """Returns every value this objective computes for ``model`` (proxies, latency, seconds).
 
-        ``owned=True`` hands the model over (the objective built it): it is scored without a copy.
+        ``owned=True`` hands the model over (the objective built it): it is scored without a copy,
+        through the scorer's one cached path (:meth:`~lswag_plugin.engine.Scorer.evaluate`): with
+        ``key`` and a disk cache, the proxies come from the cache when it holds them all (then
+        ``zc_seconds`` counts the latency only), else they are computed and stored there with their
+        sub-scores and seconds. ``latency_ms`` is measured every time (it is not a score of the cache).
         """
         started = time.perf_counter()
         latency = self._latency_ms(model) if LATENCY in self.minimize else None
-        scores = self.scorer.score(model, owned=owned)
+        cached = False
+        if owned:
+            label = key.arch if key is not None else None
+            result = self.scorer.evaluate(lambda: model, key=key, label=label, catch=False)
+            scores: Any = result.values
+            cached = result.cached
+        else:
+            scores = self.scorer.score(model)
         values = {name: float(scores[name]) for name in self.proxies}
         if latency is not None:
             values[LATENCY] = latency
-        values["zc_seconds"] = time.perf_counter() - started
+        # The seconds of this call (latency and scoring); a cache hit scored nothing.
+        values["zc_seconds"] = 0.0 if cached and latency is None else time.perf_counter() - started
         return values
 
-    def _disk_keys(self, trial: Any) -> dict[str, Any]:
-        """Cache keys of the trial's architecture (a :func:`space_builder` build), else ``{}``."""
-        if self.scorer.cache is None or self._space is None:
-            return {}
+    def _candidate_key(self, trial: Any) -> CandidateKey | None:
+        """The cache key of the trial's architecture (a :func:`space_builder` build), else None."""
         arch = trial.user_attrs.get(f"{self._prefix}arch")
-        if arch is None:
-            return {}
-        return self.config.cache_keys(self._space.name, arch, self.proxies)
-
-    def _measure_cached(self, model: nn.Module, trial: Any) -> dict[str, float]:
-        keys = self._disk_keys(trial)
-        if keys and LATENCY not in self.minimize:
-            hits = self.scorer.cache.get_many(list(keys.values()))
-            if len(hits) == len(keys):
-                return {**{n: hits[k] for n, k in keys.items()}, "zc_seconds": 0.0}
-        values = self.measure(model, owned=True)
-        if keys:
-            self.scorer.cache.put_many({keys[n]: values[n] for n in self.proxies})
-        return values
+        if self.scorer.cache is None or self._space is None or arch is None:
+            return None
+        return CandidateKey(self._space.name, arch)
 
     def _latency_ms(self, model: nn.Module) -> float:
         device = self.scorer.device
@@ -296,7 +297,7 @@ class ZeroCostObjective:
         values = self._cached(key)
         if values is None:
             try:
-                values = self._measure_cached(model, trial)
+                values = self.measure(model, owned=True, key=self._candidate_key(trial))
             except self.catch as exc:
                 return self._fail(trial, f"scoring failed: {type(exc).__name__}: {exc}")
             self._remember(key, values)

@@ -142,3 +142,28 @@ def test_nb201_arch_from_sample_rejects_bad_samples() -> None:
 def test_nan_free_metrics_are_floats() -> None:
     metrics = ZeroCostEvaluator("lswag,nwot", batch_size=8, resolution=8).evaluate(tiny_net())
     assert all(isinstance(v, float) and not math.isnan(v) for v in metrics.values())
+
+
+def test_candidates_go_through_the_disk_cache_with_their_sub_scores() -> None:
+    from lswag_plugin.cache import ScoreCache
+
+    cache = ScoreCache(":memory:")
+    sample = {"conv": 1, "act": "gelu", "pool": "max", "width": 16}
+
+    def run(evaluator: ZeroCostEvaluator) -> dict[str, float]:
+        model = SimplifiedModelSpace.from_model(SmallSpace(), evaluator).freeze(sample)
+        with evaluator.mock_runtime(model):
+            return model.execute()
+
+    first = ZeroCostEvaluator("lswag,nwot", batch_size=8, resolution=8, cache=cache)
+    computed = run(first)
+    assert first.scorer.computed == 1 and len(cache) > 2  # scores, sub-scores
+    again = ZeroCostEvaluator("lswag,nwot", batch_size=8, resolution=8, cache=cache)
+    assert run(again) == computed and again.scorer.computed == 0  # from the cache, sub-scores too
+    unseeded = ZeroCostEvaluator(
+        "lswag,nwot", batch_size=8, resolution=8, cache=cache, init_seed=None
+    )
+    assert unseeded.scorer.cache is None  # an unseeded candidate has no reproducible score to cache
+    other = ZeroCostEvaluator("lswag,nwot", batch_size=8, resolution=8, cache=cache, init_seed=1)
+    run(other)
+    assert other.scorer.computed == 1  # the seed is part of the key

@@ -251,3 +251,31 @@ def test_a_fitted_libra_proxy_is_an_objective(tiny_batch, tmp_path) -> None:
             options={"libra": {"model": str(model_path)}},
         )
         assert trial.value == engine["libra"] == trial.user_attrs["libra"]
+
+
+def test_a_space_builder_scores_through_the_disk_cache_under_the_search_keys(tiny_batch) -> None:
+    from lswag_plugin.cache import ScoreCache
+    from lswag_plugin.engine import CandidateKey, Scorer
+    from lswag_plugin.optuna import space_builder
+
+    cache = ScoreCache(":memory:")
+    settings = {"proxy": "nwot", "record": ("params",), "data": tiny_batch, "cache": cache}
+    first = ZeroCostObjective(space_builder("nb201"), **settings)
+    study = first.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(first, n_trials=3)
+    assert first.scorer.computed == 3
+    second = ZeroCostObjective(space_builder("nb201"), cache_size=0, **settings)
+    again = second.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    again.optimize(second, n_trials=3)
+    assert second.scorer.computed == 0  # every score from the disk cache
+    assert [t.value for t in again.trials] == [t.value for t in study.trials]
+    assert [t.user_attrs["params"] for t in again.trials] == [
+        t.user_attrs["params"] for t in study.trials
+    ]
+    assert all(t.user_attrs["zc_seconds"] == 0.0 for t in again.trials)
+    # The keys are the space's and the architecture's, as search, bench and compare use them.
+    trial = study.trials[0]
+    found = Scorer(["nwot"], second.config, cache=cache).lookup(
+        CandidateKey("nb201", trial.user_attrs["arch"])
+    )
+    assert found is not None and found.values["nwot"] == trial.value
