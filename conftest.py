@@ -6,7 +6,7 @@ import importlib.util
 
 #: Package paths (relative to this folder) → the optional dependency their doctests import.
 _OPTIONAL = {
-    "lswag_plugin/nni.py": "nni",
+    "lswag_plugin/nni": "nni",
     "lswag_plugin/optuna": "optuna",
     "lswag_plugin/cli/demo.py": "optuna",
     "lswag_plugin/compare": "optuna",

@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "all": "all",
         "all but grasp": ",".join(n for n in names if n != "grasp"),
         "all but the AZ-NAS proxies": ",".join(n for n in names if not n.startswith("az_")),
+        "the four AZ-NAS proxies": ",".join(n for n in names if n.startswith("az_")),
     }
     configs.update({f"{n} alone": n for n in names})
     report = {}

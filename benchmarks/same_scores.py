@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import _common
 import numpy as np
 import torch
 
@@ -90,10 +91,8 @@ def main() -> None:
     p.add_argument("--cells", type=int, default=30, help="random NB201 cells (seed 0)")
     p.add_argument("--vits", type=int, default=4, help="random AutoFormer-T networks")
     p.add_argument("--heads", default="10,100", help="NB201 head widths, comma-separated")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--json", type=Path, help="also write the comparison here")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    _common.add_flags(p, "threads", "json", threads=1)
+    args = _common.parse(p)
     heads = [int(h) for h in args.heads.split(",")]
     if args.write is not None:
         args.write.write_text(json.dumps(scores_of_this_checkout(args.cells, args.vits, heads)))
@@ -116,9 +115,7 @@ def main() -> None:
     same = sum(r["identical"] for r in table.values())
     result = {"identical": same, "compared": total, "proxies": table}
     print(f"{same} of {total} scores bit-identical")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result))
+    _common.emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ Example:
 from lswag_plugin import libra as _libra  # noqa: F401  (registers the libra proxy)
 from lswag_plugin import proxies as _proxies  # noqa: F401
 from lswag_plugin._version import __version__
-from lswag_plugin.engine import LayerBand, Scorer, Scores, ScoringConfig, score
+from lswag_plugin.engine import LayerBand, Needs, Scorer, Scores, ScoringConfig, score
 from lswag_plugin.engine.registry import available as available_proxies
 from lswag_plugin.engine.registry import register_proxy
 from lswag_plugin.errors import (
@@ -34,6 +34,7 @@ __all__ = [
     "BadDevice",
     "LayerBand",
     "LswagError",
+    "Needs",
     "NonFiniteOutputWarning",
     "ProxyNotApplicable",
     "Scorer",

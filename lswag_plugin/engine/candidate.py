@@ -54,16 +54,22 @@ class CandidateKey:
         namespace: The search space's name (``"nb201"``) or another namespace (``"timm"``,
             ``"nni:MySpace"``).
         arch: The architecture's canonical string in that namespace.
-        extra: Host settings that change the score too (e.g. NNI's ``init_seed``), JSON-able.
+        extra: Host settings that change the score too (e.g. NNI's ``init_seed``), JSON-able; kept
+            as sorted ``(name, value)`` pairs, so the key is hashable.
 
     Example:
-        >>> CandidateKey("timm", "resnet18").arch
-        'resnet18'
+        >>> key = CandidateKey("nni:NasBench201", "a", extra={"init_seed": 0})
+        >>> key.extra, key == CandidateKey("nni:NasBench201", "a", extra=(("init_seed", 0),))
+        ((('init_seed', 0),), True)
     """
 
     namespace: str
     arch: str
-    extra: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] | tuple[tuple[str, Any], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.extra is not None:
+            object.__setattr__(self, "extra", tuple(sorted(dict(self.extra).items())))
 
 
 @dataclass

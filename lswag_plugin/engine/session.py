@@ -124,7 +124,8 @@ class Scorer(CandidateScorer):
     # -- the cache -----------------------------------------------------------------------------------
     def cache_key(self, key: CandidateKey, proxy: str) -> CacheKey:
         """Returns the cache key of ``proxy``'s score of the candidate ``key``."""
-        return self.config.cache_key(key.namespace, key.arch, proxy, extra=key.extra)
+        extra = dict(key.extra) if key.extra is not None else None
+        return self.config.cache_key(key.namespace, key.arch, proxy, extra=extra)
 
     def lookup(self, key: CandidateKey) -> CandidateResult | None:
         """Returns the cached result of the candidate ``key`` if the cache holds every requested

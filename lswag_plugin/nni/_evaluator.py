@@ -166,8 +166,7 @@ class ZeroCostEvaluator(Evaluator):
         space = getattr(model, "model_space", None) or getattr(model, "model", None) or model
         namespace = self.cache_namespace or f"nni:{type(space).__qualname__}"
         arch = json.dumps(sample, sort_keys=True, default=repr)
-        # Pairs, not a dict: Scorer.map hashes its keys (the key recipe reads them as dict(extra)).
-        return CandidateKey(namespace, arch, extra=(("init_seed", self.init_seed),))  # type: ignore[arg-type]
+        return CandidateKey(namespace, arch, extra={"init_seed": self.init_seed})
 
     def evaluate(self, model: Any) -> dict[str, float]:
         """Scores an already built candidate (NNI calls :meth:`_execute`, which also reports it).
