@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lswag_plugin.cli._common import (
-    add_scoring_options,
-    apply_threads,
-    positive_int,
-    print_json_line,
-    scoring_config,
-)
+from lswag_plugin.cli import _common as common
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--space", required=True)
     p.add_argument(
         "--networks",
-        type=positive_int,
+        type=common.positive_int,
         default=1000,
         help="random networks to sample (default 1000)",
     )
@@ -33,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--plot", default=None, help="write the profile to this PNG")
     p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
-    add_scoring_options(p, cache=None, seed_help="default --seed")
+    common.add_scoring_options(p, cache=None, seed_help="default --seed")
     p.set_defaults(func=run)
 
 
@@ -43,11 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from lswag_plugin.bands import estimate_band
     from lswag_plugin.spaces import get_space
 
-    apply_threads(args)
+    common.apply_threads(args)
     space = get_space(args.space)
     est = estimate_band(
         space,
-        scoring_config(args, seed=args.seed),
+        common.scoring_config(args, seed=args.seed),
         num_networks=args.networks,
         k=args.k,
         use_cache=not args.no_cache,
@@ -62,5 +56,5 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"wrote {est.plot(args.plot)}")
     if args.json:
-        print_json_line(asdict(est))
+        common.print_json_line(asdict(est))
     return 0

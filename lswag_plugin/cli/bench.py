@@ -7,14 +7,7 @@ import csv
 import math
 from pathlib import Path
 
-from lswag_plugin.cli._common import (
-    add_scoring_options,
-    apply_threads,
-    open_cache,
-    positive_int,
-    print_json_line,
-    scoring_config,
-)
+from lswag_plugin.cli import _common as common
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--proxies", default="lswag", help="comma-separated proxy names, or 'all'")
     p.add_argument(
         "--sample",
-        type=positive_int,
+        type=common.positive_int,
         default=None,
         help="architectures to draw, in random order (at least the table's rows: all, shuffled; "
         "default: all rows, in table order); interrupted (Ctrl-C), bench reports the rows scored so far",
@@ -45,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--plot", default=None, help="write score-vs-target scatter plots (PNG; one per proxy)"
     )
-    add_scoring_options(p, seed_help="default --seed")
+    common.add_scoring_options(p, seed_help="default --seed")
     p.set_defaults(func=run)
 
 
@@ -53,13 +46,13 @@ _DEFAULT_ARCH_COLUMN = {"nb201": "arch_str"}
 
 
 def run(args: argparse.Namespace) -> int:
-    apply_threads(args)
+    common.apply_threads(args)
     from lswag_plugin.bench.run import format_table, run_bench
     from lswag_plugin.bench.tables import read_table
     from lswag_plugin.spaces import get_space
 
     space = get_space(args.space)
-    config = scoring_config(args, seed=args.seed)
+    config = common.scoring_config(args, seed=args.seed)
     table = read_table(args.table)
     arch_column = args.arch_column or _DEFAULT_ARCH_COLUMN.get(args.space, "arch")
     table.require(arch_column, args.target)
@@ -67,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if skipped:
         print(f"skipped {skipped} row(s) whose {args.target!r} is null")
     rows = table.sample(rows, args.sample, args.seed)
-    cache = open_cache(args.cache)
+    cache = common.open_cache(args.cache)
     try:
         result = run_bench(
             space,
@@ -96,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         for path in _plots(Path(args.plot), result):
             print(f"wrote {path}")
     if args.json:
-        print_json_line(result.summary())
+        common.print_json_line(result.summary())
     return 0
 
 

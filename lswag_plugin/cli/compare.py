@@ -8,14 +8,7 @@ import json
 import sys
 from typing import Any
 
-from lswag_plugin.cli._common import (
-    add_scoring_options,
-    apply_threads,
-    open_cache,
-    positive_int,
-    print_json_line,
-    scoring_config,
-)
+from lswag_plugin.cli import _common as common
 from lswag_plugin.compare import (
     DEFAULT_EVALUATORS,
     EVALUATIONS,
@@ -43,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--target", required=True, help="accuracy column, e.g. cifar10_test_acc")
     p.add_argument("--arch-column", default="arch_str", help="architecture column (arch_str)")
     p.add_argument(
-        "--budget", type=positive_int, default=200, help="distinct evaluations per run (200)"
+        "--budget", type=common.positive_int, default=200, help="distinct evaluations per run (200)"
     )
     p.add_argument(
         "--seeds",
@@ -101,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")
     # "i/n": run one share of the grid (Comparison.run(workers=n) does it in processes).
     p.add_argument("--shard", type=lambda t: tuple(map(int, t.split("/"))), help=argparse.SUPPRESS)
-    add_scoring_options(p)
+    common.add_scoring_options(p)
     # Here --workers are processes sharing the grid, the score cache and runs.jsonl (one per core);
     # one torch thread each by default.
     p.set_defaults(func=run, threads=1)
@@ -159,7 +152,7 @@ def _print_run(record: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    apply_threads(args)
+    common.apply_threads(args)
     trainings = bool(args.trainings)
     comparison = Comparison(
         args.space,
@@ -176,8 +169,8 @@ def run(args: argparse.Namespace) -> int:
         train_metric=args.train_metric,
         options=args.hybrid_options if trainings else None,
         pool=args.pool,
-        config=scoring_config(args),
-        cache=open_cache(args.cache),
+        config=common.scoring_config(args),
+        cache=common.open_cache(args.cache),
     )
     on_run = None if args.quiet else _print_run
     if args.shard is not None:  # one worker's share; the caller writes the report
@@ -193,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     result = comparison.report(runs, workers=args.workers)
     if args.json:
-        print_json_line(result)
+        common.print_json_line(result)
     elif not args.quiet:
         print(json.dumps(result.get("at_trainings", result["summary"]), indent=1), end="")
     return 0

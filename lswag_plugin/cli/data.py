@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from lswag_plugin.cli._common import print_json_line
+from lswag_plugin.cli import _common as common
 
 _HOME_HELP = "data home (default: $LSWAG_DATA_HOME, else the platform's user data folder)"
 
@@ -95,7 +95,7 @@ def run_list(args: argparse.Namespace) -> int:
                 f"({_megabytes(s['bytes'])}, {s['licence']})"
             )
     if args.json:
-        print_json_line(info)
+        common.print_json_line(info)
     return 0
 
 
@@ -112,7 +112,7 @@ def run_fetch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.json:
-        print_json_line({name: os.fspath(path) for name, path in paths.items()})
+        common.print_json_line({name: os.fspath(path) for name, path in paths.items()})
     return 0
 
 

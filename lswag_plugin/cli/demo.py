@@ -15,15 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from lswag_plugin.cli._common import (
-    add_scoring_options,
-    apply_threads,
-    non_negative_int,
-    open_cache,
-    positive_int,
-    print_json_line,
-    scoring_config,
-)
+from lswag_plugin.cli import _common as common
 
 VIT_CHOICES = {
     "embed_dim": [32, 64, 96],
@@ -42,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--trials",
-        type=non_negative_int,
+        type=common.non_negative_int,
         default=40,
         help="trials to add to the study (default 40)",
     )
@@ -50,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--proxy", default="lswag", help="zero-cost proxy to maximise (default lswag)")
     p.add_argument(
         "--prescreen",
-        type=non_negative_int,
+        type=common.non_negative_int,
         default=0,
         metavar="K",
         help="score K candidates per trial and keep the best (PrescreenSampler; default off)",
@@ -62,9 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="journal file or RDB URL (default OUT/study.journal; postgresql+psycopg2://... works)",
     )
     p.add_argument("--study", default="lswag-demo", help="study name (resumed if it exists)")
-    p.add_argument("--top", type=positive_int, default=5, help="best architectures to print")
+    p.add_argument("--top", type=common.positive_int, default=5, help="best architectures to print")
     p.add_argument("--seed", type=int, default=0, help="seed of the batch, weights and sampler")
-    add_scoring_options(p, num_classes=8, cache="none", seed_help="default --seed")
+    common.add_scoring_options(p, num_classes=8, cache="none", seed_help="default --seed")
     # One torch thread by default: fastest for these small models, fair on a shared CPU.
     p.set_defaults(func=run, threads=1, resolution=32)
 
@@ -108,8 +100,8 @@ def _study(args: argparse.Namespace, storage_spec: str, seed: int) -> tuple[Any,
         make_build_model(args.space),
         proxy=args.proxy,
         record=("params",) if args.proxy != "params" else (),
-        config=scoring_config(args, seed=args.seed),
-        cache=open_cache(args.cache),
+        config=common.scoring_config(args, seed=args.seed),
+        cache=common.open_cache(args.cache),
     )
     sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(seed=seed)
     if args.prescreen:
@@ -132,7 +124,7 @@ def _worker(args: argparse.Namespace, storage_spec: str, index: int) -> int:
 
     from lswag_plugin.optuna import run_worker
 
-    apply_threads(args)
+    common.apply_threads(args)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     objective, study = _study(args, storage_spec, seed=args.seed + index)  # own sampler stream
     with warnings.catch_warnings():
@@ -148,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lswag_plugin.optuna import plan_trials
 
-    apply_threads(args)
+    common.apply_threads(args)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -197,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
         _plot_history(study, plot)
         print(f"optimisation history: {plot}")
     if args.json:
-        print_json_line(
+        common.print_json_line(
             {
                 "storage": storage_spec,
                 "study": args.study,

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lswag_plugin.cli._common import print_json_line
+from lswag_plugin.cli import _common as common
 
 #: ``lswag_plugin.libra.FUSION_RULES`` and ``WEIGHTINGS``, spelled out so that building the parser does
 #: not import scipy (a test checks they agree).
@@ -212,7 +212,7 @@ def run_fit(args: argparse.Namespace) -> int:
     if len(test):
         print(f"Spearman on the {len(test)} held-out rows: {rho_test:.4f}")
     if args.json:
-        print_json_line(
+        common.print_json_line(
             {
                 "selected": model.selected,
                 "spearman_train": rho_train,
@@ -245,7 +245,7 @@ def run_eval(args: argparse.Namespace) -> int:
     print("members: " + ", ".join(f"{n} ρ {r:.4f}" for n, r in members.items()))
     print(f"LIBRA ({model.fusion}) Spearman on {int(keep.sum())} rows: {rho:.4f}")
     if args.json:
-        print_json_line(
+        common.print_json_line(
             {"spearman": rho, "n": int(keep.sum()), "selected": model.selected, "members": members}
         )
     return 0

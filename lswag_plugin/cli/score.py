@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from lswag_plugin.cli._common import (
-    add_scoring_options,
-    apply_threads,
-    open_cache,
-    print_json_line,
-    scoring_config,
-)
+from lswag_plugin.cli import _common as common
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,20 +18,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("models", nargs="+", metavar="MODEL")
     p.add_argument("--proxies", default="lswag", help="comma-separated proxy names, or 'all'")
     p.add_argument("--seed", type=int, default=0, help="seed of the batch, init and passes")
-    add_scoring_options(p, cache="none", seed_help="default --seed")
+    common.add_scoring_options(p, cache="none", seed_help="default --seed")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    apply_threads(args)
+    common.apply_threads(args)
     import functools
 
     from lswag_plugin.engine import CandidateKey, Scorer, resolve_names
     from lswag_plugin.models import build_model, default_resolution, model_cache_id
 
     names = resolve_names(args.proxies)
-    config = scoring_config(args, seed=args.seed)
-    cache = open_cache(args.cache)
+    config = common.scoring_config(args, seed=args.seed)
+    cache = common.open_cache(args.cache)
     build = functools.partial(
         build_model, num_classes=config.num_classes, resolution=config.resolution, seed=config.seed
     )
@@ -77,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         vals = "  ".join(f"{_fmt(r['scores'][n]):>12}" for n in names)
         print(f"{r['model'][:width]:<{width}}  {vals}  {r['seconds']:>8.2f}")
     if args.json:
-        print_json_line({"results": results})
+        common.print_json_line({"results": results})
     return 0
 
 

@@ -8,16 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lswag_plugin.cli._common import (
-    add_scoring_options,
-    apply_threads,
-    non_negative_int,
-    open_cache,
-    positive_int,
-    print_json_line,
-    scoring_config,
-    unit_float,
-)
+from lswag_plugin.cli import _common as common
 from lswag_plugin.output import figure
 from lswag_plugin.search import available_strategies
 
@@ -41,24 +32,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--proxy", default="lswag", help="the fitness: a proxy name or 'libra'")
     p.add_argument(
-        "--budget", type=positive_int, default=500, help="distinct architectures to evaluate"
+        "--budget", type=common.positive_int, default=500, help="distinct architectures to evaluate"
     )
     p.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed of the strategy's random choices"
+        "--seed",
+        type=common.non_negative_int,
+        default=0,
+        help="seed of the strategy's random choices",
     )
     p.add_argument("--params-max", type=float, default=None, help="upper #params limit (millions)")
     p.add_argument("--params-min", type=float, default=None, help="lower #params limit (millions)")
-    p.add_argument("--population", type=positive_int, default=50, help="evolution: population (50)")
     p.add_argument(
-        "--generations", type=positive_int, default=20, help="evolution: generations (20)"
+        "--population", type=common.positive_int, default=50, help="evolution: population (50)"
     )
-    p.add_argument("--parents", type=positive_int, default=10, help="evolution: top-k parents (10)")
-    p.add_argument("--mutation-prob", type=unit_float, default=0.2)
-    p.add_argument("--resample-prob", type=unit_float, default=0.4)
+    p.add_argument(
+        "--generations", type=common.positive_int, default=20, help="evolution: generations (20)"
+    )
+    p.add_argument(
+        "--parents", type=common.positive_int, default=10, help="evolution: top-k parents (10)"
+    )
+    p.add_argument("--mutation-prob", type=common.unit_float, default=0.2)
+    p.add_argument("--resample-prob", type=common.unit_float, default=0.4)
     p.add_argument("--plot", default=None, help="write the trajectory plot (PNG/PDF/SVG) here")
     p.add_argument("--out", default=None, help="write the full result (with history) as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_scoring_options(
+    common.add_scoring_options(
         p,
         seed_help="default 0: scores, and the cache, are shared by searches with different --seed",
     )
@@ -83,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
     from lswag_plugin.search import ProxyEvaluator, get_strategy
     from lswag_plugin.spaces import get_space
 
-    apply_threads(args)
+    common.apply_threads(args)
     space = get_space(args.space)
-    config = scoring_config(args)
+    config = common.scoring_config(args)
     kwargs: dict[str, Any] = {"params_min": args.params_min, "params_max": args.params_max}
     if args.strategy == "evolution":
         kwargs.update(
@@ -99,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         )
     strategy = get_strategy(args.strategy, **kwargs)
     evaluate = ProxyEvaluator(
-        space, args.proxy, config, cache=open_cache(args.cache), workers=args.workers
+        space, args.proxy, config, cache=common.open_cache(args.cache), workers=args.workers
     )
     bar = _tqdm_or_none(args)
     result = strategy.search(
@@ -141,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({**summary, "history": result.history}, indent=1) + "\n")
     if args.json:
-        print_json_line(summary)
+        common.print_json_line(summary)
     return 0
 
 
