@@ -33,6 +33,7 @@ def test_every_proxy_is_finite_on_cnn_and_vit(scored):
     assert s.passes == [
         "forward+backward x2",
         "forward+double backward x2",
+        "data-free forward + block probes (Gaussian input, Kaiming init)",
         "special:synflow",
         "special:zen",
     ]
