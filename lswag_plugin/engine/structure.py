@@ -1,7 +1,7 @@
-"""The structure of an arbitrary ``nn.Module``: its stem, stages and blocks, read off one forward.
+"""The structure of an arbitrary ``nn.Module``: its stem and its blocks, read off one forward.
 
-AZ-NAS reads feature maps at the stem, at the end of each stage and at the output of each block. This
-module holds the rule that finds them (:func:`select_stages`, from the unit calls a
+AZ-NAS reads feature maps at the stem and at the output of every block. This module holds the rule
+that finds them (:func:`select_blocks`, from the unit calls a
 :class:`UnitRecorder` saw in a forward); the captures that read them are in
 :mod:`lswag_plugin.engine.captures`.
 
@@ -18,30 +18,24 @@ activation, pooling). A unit output, or the stem input, that a later operation c
 version moved) is not a feature: those entries are skipped before the rule is applied.
 
 1. Transformers: the longest run (at least 2) of consecutive composite units with the same 3-D output
-   shape are the blocks (timm ``VisionTransformer.blocks``, the AutoFormer space's ``blocks``). They are
-   split into ``min(4, n)`` consecutive groups of near-equal size (the first groups one block larger, as
-   :func:`~lswag_plugin.engine.passes.split_sizes`); each group's last block output is a stage. The stem
+   shape are the blocks (timm ``VisionTransformer.blocks``, the AutoFormer space's ``blocks``). The stem
    is the input of the first block (patch embedding, class token, position embedding).
 2. CNNs otherwise: the body starts at the first composite unit with a 4-D output and the stem is that
    unit's input; when that input is the network's input (the unit is the stem itself, as NAS-Bench-101's
-   first conv-BN-ReLU), the stem is its output and the body the units after it. A plain
-   ``nn.Sequential`` of layers, without composite units: the stem is the first unit's output and the
-   body is the units after it. Among the body's 4-D outputs, the last one before each change of the
-   spatial size ``(H, W)``, and the last one, are the stages. Parameter-free units whose output is
-   1 × 1 (global pooling) are not features.
+   first conv-BN-ReLU), the stem is its output and the body the units after it. The blocks are the
+   composite units among the body's 4-D outputs (every cell, reduction or residual block). A plain
+   ``nn.Sequential`` of layers, without composite units: the stem is the first unit's output, and the
+   blocks are the last 4-D output before each change of the spatial size ``(H, W)``, and the last one.
+   Parameter-free units whose output is 1 × 1 (global pooling) are not features.
 
-Examples: NAS-Bench-201 (``stem`` conv+BN, 17 cells, BN-ReLU) has the stem's output and 3 stages (the
-5th cell, 32×32; the 11th, 16×16; the final BN-ReLU, 8×8). timm's ResNet-18 has the max-pool output as
-stem and ``layer1`` … ``layer4`` (their last blocks) as stages. NAS-Bench-101 has its stem
-conv-BN-ReLU's output and the 3 stacks' last cells. A 12-block timm ViT has the first block's input as
-stem and blocks 3, 6, 9 and 12 as stages.
+Examples: NAS-Bench-201 (``stem`` conv+BN, 17 cells and reduction blocks, BN-ReLU) has the stem's
+output and 17 blocks. timm's ResNet-18 has the max-pool output as stem and its 8 residual blocks.
+NAS-Bench-101 has its stem conv-BN-ReLU's output and its 9 cells. A 12-block timm ViT has the first
+block's input as stem and its 12 blocks. A unit with a tuple output is read at its first tensor (PiT:
+the feature map, not the class token).
 
-The stages are chosen on the first forward of the shared passes (the shapes are known only then); the
-later forwards must call the same units.
-
-*Blocks* (for trainability): the composite units among the CNN body's feature outputs (every cell or
-residual block; a network without composite units uses its stages), or every block of the transformer
-run. A unit with a tuple output is read at its first tensor (PiT: the feature map, not the class token).
+The blocks are chosen on the first forward (the shapes are known only then). timm's ``feature_info``
+is not read: it lists the ends of stages (ResNet's ``layer1`` … ``layer4``), not the blocks.
 """
 
 from __future__ import annotations
@@ -55,17 +49,13 @@ import torch
 from torch import nn
 
 __all__ = [
-    "MAX_TOKEN_GROUPS",
-    "StageSelection",
+    "Blocks",
     "UnitCall",
     "UnitRecorder",
     "first_tensor",
-    "select_stages",
+    "select_blocks",
     "units_of",
 ]
-
-#: Groups the blocks of a transformer are split into (each group's last block is a stage).
-MAX_TOKEN_GROUPS = 4
 _CONTAINERS = (nn.ModuleList, nn.ModuleDict)
 
 
@@ -118,13 +108,12 @@ class UnitCall:
 
 
 @dataclass(frozen=True)
-class StageSelection:
-    """The chosen features: ``stem`` as ``(call index, "input" | "output")`` (or None), then stages."""
+class Blocks:
+    """The stem (``(call index, "input" | "output")``, or None) and the blocks (call indices) found."""
 
     stem: tuple[int, str] | None
-    stages: tuple[int, ...]
+    blocks: tuple[int, ...]
     kind: str  # "cnn" or "tokens"
-    blocks: tuple[int, ...] = ()
 
 
 def _is_feature(call: UnitCall) -> bool:
@@ -134,18 +123,8 @@ def _is_feature(call: UnitCall) -> bool:
     return not (len(shape) == 4 and shape[2] * shape[3] == 1 and not call.has_params)
 
 
-def select_stages(calls: Sequence[UnitCall], *, groups: int = MAX_TOKEN_GROUPS) -> StageSelection:
-    """Returns the stem and stages of a forward's unit calls, by the module's rule (see its docstring).
-
-    Example:
-        >>> c = lambda name, shape, comp=True: UnitCall(name, comp, True, shape, shape)
-        >>> calls = [c("stem", (2, 8, 8, 8), False), c("b1", (2, 8, 8, 8)), c("b2", (2, 16, 4, 4))]
-        >>> sel = select_stages(calls)
-        >>> sel.stem, sel.stages
-        ((1, 'input'), (1, 2))
-    """
-    feature = [_is_feature(c) for c in calls]
-    # 1. Transformer blocks: the longest run of composite units with one 3-D output shape.
+def _token_run(calls: Sequence[UnitCall], feature: list[bool]) -> tuple[int, int]:
+    """The longest run of consecutive composite units with one 3-D output shape: ``(start, end)``."""
     best: tuple[int, int] = (0, 0)
     i = 0
     while i < len(calls):
@@ -163,22 +142,27 @@ def select_stages(calls: Sequence[UnitCall], *, groups: int = MAX_TOKEN_GROUPS) 
         if j - i > best[1] - best[0]:
             best = (i, j)
         i = max(j, i + 1)
-    start, end = best
-    if end - start >= 2:
-        n = end - start
-        k = min(groups, n)
-        base, extra = divmod(n, k)
-        stages, last = [], start - 1
-        for g in range(k):
-            last += base + (1 if g < extra else 0)
-            stages.append(last)
+    return best
+
+
+def select_blocks(calls: Sequence[UnitCall]) -> Blocks:
+    """Returns the stem and blocks of a forward's unit calls, by the module's rule (see its docstring).
+
+    Example:
+        >>> c = lambda name, shape, comp=True: UnitCall(name, comp, True, shape, shape)
+        >>> calls = [c("stem", (2, 8, 8, 8), False), c("b1", (2, 8, 8, 8)), c("b2", (2, 16, 4, 4))]
+        >>> found = select_blocks(calls)
+        >>> found.stem, found.blocks
+        ((1, 'input'), (1, 2))
+    """
+    feature = [_is_feature(c) for c in calls]
+    start, end = _token_run(calls, feature)
+    if end - start >= 2:  # 1. Transformer blocks
         first = calls[start]
         usable = first.input_shape is not None and not first.reads_model_input
         stem = (start, "input") if usable and not first.input_changed else None
-        return StageSelection(
-            stem=stem, stages=tuple(stages), kind="tokens", blocks=tuple(range(start, end))
-        )
-    # 2. CNN: stages at the changes of spatial size, after the stem.
+        return Blocks(stem=stem, blocks=tuple(range(start, end)), kind="tokens")
+    # 2. CNN: the composite units after the stem.
     maps = [i for i, c in enumerate(calls) if feature[i] and len(c.output_shape or ()) == 4]
     body = [i for i in maps if calls[i].composite]
     if body and calls[body[0]].reads_model_input:
@@ -193,15 +177,17 @@ def select_stages(calls: Sequence[UnitCall], *, groups: int = MAX_TOKEN_GROUPS) 
         stem = (maps[0], "output")
         candidates = maps[1:]
     else:
-        return StageSelection(stem=None, stages=(), kind="cnn")
-    stages = [
-        i
-        for n, i in enumerate(candidates)
-        if n + 1 == len(candidates)
-        or calls[candidates[n + 1]].output_shape[2:] != calls[i].output_shape[2:]  # type: ignore[index]
-    ]
-    blocks = [i for i in candidates if calls[i].composite] or stages
-    return StageSelection(stem=stem, stages=tuple(stages), kind="cnn", blocks=tuple(blocks))
+        return Blocks(stem=None, blocks=(), kind="cnn")
+    blocks = (
+        [i for i in candidates if calls[i].composite]
+        or [
+            i  # no composite units: the last map before each change of resolution, and the last
+            for n, i in enumerate(candidates)
+            if n + 1 == len(candidates)
+            or calls[candidates[n + 1]].output_shape[2:] != calls[i].output_shape[2:]  # type: ignore[index]
+        ]
+    )
+    return Blocks(stem=stem, blocks=tuple(blocks), kind="cnn")
 
 
 def first_tensor(value: Any) -> torch.Tensor | None:
@@ -299,7 +285,7 @@ class UnitRecorder:
         return [c.name for c in self.calls]
 
     def tensors(
-        self, selection: StageSelection, indices: Sequence[int]
+        self, selection: Blocks, indices: Sequence[int]
     ) -> list[tuple[torch.Tensor | None, int]]:
         """Returns this forward's ``(tensor, version at the call)`` at the stem, then at ``indices``."""
         picked: list[tuple[torch.Tensor | None, int]] = []

@@ -11,9 +11,9 @@ from torch import nn
 
 import lswag_plugin
 from lswag_plugin.engine import registry
-from lswag_plugin.engine.captures.data_free_blocks import DATA_FREE_BLOCKS
-from lswag_plugin.engine.registry import Needs, register_proxy
-from lswag_plugin.engine.structure import UnitCall, select_stages, units_of
+from lswag_plugin.engine.captures.data_free_blocks import DATA_FREE_BLOCKS, BlockFeatures
+from lswag_plugin.engine.registry import register_proxy
+from lswag_plugin.engine.structure import UnitCall, select_blocks, units_of
 from lswag_plugin.errors import BadData
 from lswag_plugin.proxies import resolve_names
 from lswag_plugin.proxies.az_nas import (
@@ -29,19 +29,19 @@ AZ = ",".join(AZ_PROXIES)
 
 
 @pytest.fixture()
-def stages_of(monkeypatch: pytest.MonkeyPatch):
-    """Returns ``f(model, batch) -> StageFeatures`` (a test proxy that keeps ``ctx.stages``)."""
+def blocks_of(monkeypatch: pytest.MonkeyPatch):
+    """Returns ``f(model, batch) -> BlockFeatures`` (a test proxy that keeps what the pass read)."""
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     kept = {}
 
-    @register_proxy("test_stages", needs=Needs.STAGE_FEATURES)
+    @register_proxy("test_blocks", needs=DATA_FREE_BLOCKS)
     def keep(ctx) -> float:
-        kept["stages"] = ctx.stages
+        kept["blocks"] = ctx.data_free_blocks
         return 0.0
 
-    def run(model: nn.Module, batch) -> object:
-        lswag_plugin.score(model, batch, "test_stages", device="cpu")
-        return kept["stages"]
+    def run(model: nn.Module, batch) -> BlockFeatures:
+        lswag_plugin.score(model, batch, "test_blocks", device="cpu", num_classes=None)
+        return kept["blocks"]
 
     return run
 
@@ -51,72 +51,55 @@ def _images(n: int, size: int, channels: int = 3, classes: int = 10, seed: int =
     return torch.randn(n, channels, size, size, generator=g), torch.arange(n) % classes
 
 
-def _described(stages) -> list[tuple[str, tuple[int, ...]]]:
-    return [(f.name, f.shape) for f in stages.features]
+def _described(blocks: BlockFeatures) -> list[tuple[str, int]]:
+    return [(n, len(ev)) for n, ev in zip(blocks.names, blocks.eigenvalues)]
 
 
-# -- the stage rule ------------------------------------------------------------------------------
+# -- the block rule ------------------------------------------------------------------------------
 
 
-def test_nb201_has_a_stem_and_three_stages(stages_of) -> None:
+def test_nb201_has_its_stem_and_17_blocks(blocks_of) -> None:
     from lswag_plugin.spaces import get_space
 
     torch.manual_seed(0)
-    net = get_space("nb201").build(NB201_ARCH)
-    stages = stages_of(net, _images(4, 32))
-    assert stages.kind == "cnn" and stages.has_stem and stages.problem is None
-    assert _described(stages) == [
-        ("input of cells.0", (16, 32, 32)),  # the stem's output (conv + BN)
-        ("cells.4", (16, 32, 32)),
-        ("cells.10", (32, 16, 16)),
-        ("lastact.1", (64, 8, 8)),
+    found = blocks_of(get_space("nb201").build(NB201_ARCH), _images(4, 32))
+    assert found.problem is None
+    # The stem's output (conv + BN), then 5 cells, a reduction, 5 cells, a reduction, 5 cells.
+    channels = [16] * 6 + [32] * 6 + [64] * 6
+    assert _described(found) == list(
+        zip(["input of cells.0", *(f"cells.{i}" for i in range(17))], channels)
+    )
+    assert [p.name for p in found.probes][:2] == [
+        "input of cells.0 -> cells.0",
+        "cells.0 -> cells.1",
     ]
-    assert [f.count for f in stages.features] == [4 * 32 * 32, 4 * 32 * 32, 4 * 16 * 16, 4 * 8 * 8]
-    # Trainability's blocks: every cell (the two residual reductions included), the stem first.
-    names = [j.name for j in stages.jacobians]
-    assert len(names) == 17 and names[0] == "input of cells.0 -> cells.0"
-    assert names[-1] == "cells.15 -> cells.16"
-    assert all(j.probe_sq > 0 and j.sigma > 0 for j in stages.jacobians)
+    assert len(found.probes) == 17 and all(p.sigma > 0 for p in found.probes)
 
 
-def test_resnet18_has_the_max_pool_as_stem_and_four_stages(stages_of) -> None:
+def test_resnet18_has_the_max_pool_as_stem_and_its_eight_blocks(blocks_of) -> None:
     import timm
 
     torch.manual_seed(0)
-    net = timm.create_model("resnet18", num_classes=10)
-    stages = stages_of(net, _images(4, 64))
-    assert _described(stages) == [
-        ("input of layer1.0", (64, 16, 16)),
-        ("layer1.1", (64, 16, 16)),
-        ("layer2.1", (128, 8, 8)),
-        ("layer3.1", (256, 4, 4)),
-        ("layer4.1", (512, 2, 2)),
-    ]
-    assert [j.name.split(" -> ")[1] for j in stages.jacobians] == [
+    found = blocks_of(timm.create_model("resnet18", num_classes=10), _images(4, 64))
+    assert found.names == ["input of layer1.0"] + [
         f"layer{i}.{j}" for i in range(1, 5) for j in range(2)
     ]
+    # Where the resolution halves (layer2.0 ...), u is pixel-unshuffled: every probe is read.
+    assert not any(math.isnan(p.sigma) for p in found.probes)
 
 
-def test_vit_blocks_split_in_four_groups(stages_of) -> None:
+def test_vit_blocks_are_the_transformer_blocks_with_tokens_as_positions(blocks_of) -> None:
     import timm
 
     torch.manual_seed(0)
     net = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, num_classes=10)
-    stages = stages_of(net, _images(4, 32))
-    assert stages.kind == "tokens" and stages.has_stem
-    tokens = (32 // 8) ** 2 + 1  # patches + class token
-    assert _described(stages) == [
-        ("input of blocks.0", (tokens, 192)),
-        ("blocks.2", (tokens, 192)),
-        ("blocks.5", (tokens, 192)),
-        ("blocks.8", (tokens, 192)),
-        ("blocks.11", (tokens, 192)),
-    ]
-    assert stages.features[0].count == 4 * tokens
-    assert [j.name.split(" -> ")[1] for j in stages.jacobians] == [f"blocks.{i}" for i in range(12)]
+    found = blocks_of(net, _images(4, 32))
+    assert found.names == ["input of blocks.0", *(f"blocks.{i}" for i in range(12))]
+    assert all(len(ev) == 192 for ev in found.eigenvalues)
+    assert not any(math.isnan(p.sigma) for p in found.probes)
 
 
-def test_outputs_changed_in_place_are_skipped(stages_of) -> None:
+def test_outputs_changed_in_place_are_skipped(blocks_of) -> None:
     torch.manual_seed(0)
     net = nn.Sequential(
         nn.Conv2d(3, 4, 3, padding=1),
@@ -127,8 +110,8 @@ def test_outputs_changed_in_place_are_skipped(stages_of) -> None:
         nn.Flatten(),
         nn.Linear(4, 10),
     )
-    stages = stages_of(net, _images(4, 8))
-    assert _described(stages) == [("1", (4, 8, 8)), ("3", (4, 4, 4))]
+    # No composite unit: the stem is the first map, the blocks the last map of each resolution.
+    assert _described(blocks_of(net, _images(4, 8))) == [("1", 4), ("3", 4)]
 
 
 def test_units_expand_plain_containers() -> None:
@@ -140,15 +123,14 @@ def _call(name, shape, composite=True, params=True, **flags) -> UnitCall:
     return UnitCall(name, composite, params, shape, shape, **flags)
 
 
-def test_select_stages_splits_13_blocks_as_4_3_3_3() -> None:
+def test_select_blocks_token_rule() -> None:
     calls = [_call("embed", (2, 9, 8))] + [_call(f"b{i}", (2, 10, 8)) for i in range(13)]
-    selection = select_stages(calls)
-    assert selection.kind == "tokens"
-    assert selection.stem == (1, "input")
-    assert [calls[i].name for i in selection.stages] == ["b3", "b6", "b9", "b12"]
+    found = select_blocks(calls)
+    assert found.kind == "tokens" and found.stem == (1, "input")
+    assert [calls[i].name for i in found.blocks] == [f"b{i}" for i in range(13)]
 
 
-def test_select_stages_cnn_rule() -> None:
+def test_select_blocks_cnn_rule() -> None:
     calls = [
         _call("conv", (2, 8, 8, 8), composite=False, reads_model_input=True),
         _call("bn", (2, 8, 8, 8), composite=False),
@@ -158,14 +140,14 @@ def test_select_stages_cnn_rule() -> None:
         _call("gap", (2, 16, 1, 1), params=False),
         _call("head", (2, 10)),
     ]
-    selection = select_stages(calls)
-    assert selection.stem == (2, "input")
-    assert [calls[i].name for i in selection.stages] == ["block1", "down"]
+    found = select_blocks(calls)
+    assert found.stem == (2, "input")
+    assert [calls[i].name for i in found.blocks] == ["block1", "down"]
     # The first block is the stem itself (it reads the network's input): its output is the stem.
     calls[0] = _call("stem", (2, 8, 8, 8), reads_model_input=True)
-    selection = select_stages(calls)
-    assert selection.stem == (0, "output")
-    assert [calls[i].name for i in selection.stages] == ["block1", "down"]
+    found = select_blocks(calls)
+    assert found.stem == (0, "output")
+    assert [calls[i].name for i in found.blocks] == ["block1", "down"]
 
 
 # -- exact values on a hand-made network (the data-free pass) --------------------------------------
@@ -267,35 +249,6 @@ def test_disconnected_and_identity_nb201_cells_rank_lowest_never_nan() -> None:
         s = lswag_plugin.score(space.build(cell), _images(8, 32), AZ, device="cpu")
         assert s["az_trainability"] == -math.inf
         assert all(not math.isnan(v) for v in dict(s).values())
-
-
-def test_the_pass_reads_the_stem_and_every_block_of_nb201_resnet_and_vit(monkeypatch) -> None:
-    import timm
-
-    from lswag_plugin.spaces import get_space
-
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    kept = {}
-
-    @register_proxy("test_blocks", needs=DATA_FREE_BLOCKS)
-    def keep(ctx) -> float:
-        kept["blocks"] = ctx.data_free_blocks
-        return 0.0
-
-    def names(model: nn.Module, size: int) -> list[str]:
-        lswag_plugin.score(model, _images(4, size), "test_blocks", device="cpu", num_classes=None)
-        return kept["blocks"].names
-
-    nb201 = names(get_space("nb201").build(NB201_ARCH), 32)
-    assert nb201 == ["input of cells.0", *(f"cells.{i}" for i in range(17))]  # 1 + 17
-    assert len(kept["blocks"].probes) == 17
-    resnet = names(timm.create_model("resnet18", num_classes=10), 32)
-    assert resnet[0] == "input of layer1.0" and resnet[1:] == [
-        f"layer{i}.{j}" for i in range(1, 5) for j in range(2)
-    ]
-    vit = timm.create_model("vit_tiny_patch16_224", num_classes=10, img_size=32, patch_size=8)
-    assert names(vit, 32) == ["input of blocks.0", *(f"blocks.{i}" for i in range(12))]
-    assert not any(math.isnan(p.sigma) for p in kept["blocks"].probes)  # tokens are positions
 
 
 # -- its own pass, after the shared ones ----------------------------------------------------------

@@ -20,7 +20,6 @@ from lswag_plugin.engine.captures.flops import FlopsCapture
 from lswag_plugin.engine.captures.hessian import HessianGradCapture
 from lswag_plugin.engine.captures.input_grads import InputGradsCapture
 from lswag_plugin.engine.captures.layer_outputs import LayerOutputCapture
-from lswag_plugin.engine.captures.stage_features import StageCapture
 from lswag_plugin.engine.captures.weight_grads import WeightGradsCapture
 
 __all__ = [
@@ -33,7 +32,6 @@ __all__ = [
     "LayerOutputCapture",
     "Piece",
     "Run",
-    "StageCapture",
     "WeightGradsCapture",
     "capture_for",
     "describe",

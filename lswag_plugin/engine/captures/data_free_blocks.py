@@ -11,7 +11,7 @@ state is restored afterwards):
    embedding) keep the network's own initialisation.
 2. **Input**: a batch of N(0, 1) images shaped like the scoring batch (its size and resolution).
 3. **Features**: the stem's output and the output of every block, in order
-   (:func:`~lswag_plugin.engine.structure.select_stages`: each cell, reduction block, residual block
+   (:func:`~lswag_plugin.engine.structure.select_blocks`: each cell, reduction block, residual block
    or transformer block; NAS-Bench-201 has 1 + 17). For each, the eigenvalues of the ``C × C``
    covariance of its centred ``C``-vectors over every sample and position (``N·H·W`` for maps, ``N·T``
    tokens).
@@ -40,7 +40,7 @@ from lswag_plugin.engine.captures._base import Capture, capture_for
 from lswag_plugin.engine.clone import private_copy
 from lswag_plugin.engine.modules import is_weight_layer
 from lswag_plugin.engine.registry import Needs
-from lswag_plugin.engine.structure import UnitRecorder, select_stages
+from lswag_plugin.engine.structure import UnitRecorder, select_blocks
 
 __all__ = [
     "BlockFeatures",
@@ -191,7 +191,7 @@ def block_features(
             model(inputs)
         flops = counter.get_total_flops() / inputs.shape[0]
         calls = recorder.calls
-        selection = select_stages(recorder.describe())
+        selection = select_blocks(recorder.describe())
         if selection.stem is None or not selection.blocks:
             return BlockFeatures(
                 flops=flops,
