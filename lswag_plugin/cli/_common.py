@@ -33,6 +33,7 @@ SCORING_FLAGS = (
     "--layer-band",
     "--pattern-count",
     "--libra-model",
+    "--az-reference",
     "--threads",
     "--workers",
 )
@@ -130,6 +131,11 @@ def add_scoring_options(
         "--libra-model", default=None, help="fitted LIBRA model (JSON) for the 'libra' proxy"
     )
     g.add_argument(
+        "--az-reference",
+        default=None,
+        help="AZ-NAS reference sample (JSON, from proxies.az_nas.sample_reference) for 'az_nas'",
+    )
+    g.add_argument(
         "--threads",
         type=positive_int,
         default=None,
@@ -168,6 +174,8 @@ def proxy_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         options["swap"] = {"pattern_count": args.pattern_count}
     if getattr(args, "libra_model", None):
         options["libra"] = {"model": args.libra_model}
+    if getattr(args, "az_reference", None):
+        options["az_nas"] = {"reference": args.az_reference}
     return options
 
 

@@ -68,3 +68,23 @@ def test_cuda_without_cuda_is_refused_before_any_work(capsys) -> None:
         pytest.skip("this machine has CUDA")
     assert main(["search", "--space", "nb201", "--device", "cuda", "--budget", "2"]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_fitted_files_reach_their_proxies_options() -> None:
+    from lswag_plugin.cli import build_parser
+    from lswag_plugin.cli._common import scoring_config
+
+    args = build_parser().parse_args(
+        [
+            "score",
+            "timm:resnet18",
+            "--device",
+            "cpu",
+            "--libra-model",
+            "l.json",
+            "--az-reference",
+            "r.json",
+        ]
+    )
+    options = scoring_config(args).options
+    assert options["libra"] == {"model": "l.json"} and options["az_nas"] == {"reference": "r.json"}
