@@ -38,6 +38,8 @@ _HOOK_TABLE_PREFIXES = ("_forward_", "_backward_", "_state_dict_", "_load_state_
 
 def _holds_state(value: Any) -> bool:
     """Whether an attribute value holds tensors or modules (state a shared reference would leak)."""
+    if type(value) is tuple and all(type(v) in _SCALARS for v in value):
+        return False  # kernel sizes, strides, paddings
     if isinstance(value, torch.Tensor | nn.Module):
         return True
     if isinstance(value, list | tuple | set | frozenset):
@@ -47,37 +49,91 @@ def _holds_state(value: Any) -> bool:
     return False
 
 
+_SCALARS = frozenset({int, float, bool, str, bytes, complex, type(None)})
+#: Attribute name → 1 for the parameter/buffer/module tables, 2 for a hook table, 0 otherwise.
+_KEY_KINDS: dict[str, int] = {}
+#: Module class → whether its instances can be copied attribute by attribute (no ``__deepcopy__``,
+#: not TorchScript).
+_CLASS_OK: dict[type, bool] = {}
+
+
+def _key_kind(key: str) -> int:
+    kind = _KEY_KINDS.get(key)
+    if kind is None:
+        kind = _KEY_KINDS[key] = (
+            1 if key in _TABLES else 2 if key.startswith(_HOOK_TABLE_PREFIXES) else 0
+        )
+    return kind
+
+
+def _class_ok(cls: type) -> bool:
+    ok = _CLASS_OK.get(cls)
+    if ok is None:
+        ok = _CLASS_OK[cls] = not (
+            issubclass(cls, torch.jit.ScriptModule) or "__deepcopy__" in vars(cls)
+        )
+    return ok
+
+
+#: What ``nn.Module.__init__`` sets on every module, hook tables first (they start empty in a copy).
+_HOOK_TABLES = tuple(k for k in vars(nn.Module()) if _key_kind(k) == 2)
+_FRAMEWORK_KEYS = frozenset(vars(nn.Module()))
+
+
+def _copied_attributes(module: nn.Module, *, check: bool) -> dict[str, Any] | None:
+    """Returns ``module``'s attributes as its copy gets them, or None (with ``check``) if it holds
+    tensors or modules outside its tables.
+
+    The parameter, buffer and module tables are left for the caller to fill; hook tables start empty;
+    mutable containers of plain data are copied; other values are shared. The attributes every module
+    has are handled by name; only a module's own attributes are looked at one by one.
+    """
+    state = dict(vars(module))
+    for key in _HOOK_TABLES:
+        table = state.get(key)
+        if table is not None and hasattr(table, "clear"):
+            state[key] = type(table)()
+    for key in state.keys() - _FRAMEWORK_KEYS:
+        value = state[key]
+        if type(value) in _SCALARS:
+            continue
+        kind = _key_kind(key)
+        if kind == 2:
+            state[key] = type(value)() if hasattr(value, "clear") else value
+        elif kind == 0:
+            if check and _holds_state(value):
+                return None
+            if isinstance(value, list | set | dict):
+                state[key] = copy.copy(value)
+    for key in _TABLES:
+        state.pop(key, None)
+    nonpersistent = state.get("_non_persistent_buffers_set")
+    if isinstance(nonpersistent, set):
+        state["_non_persistent_buffers_set"] = set(nonpersistent)
+    return state
+
+
+def _plain_tensors(module: nn.Module) -> bool:
+    """Whether ``module``'s parameters are plain ``nn.Parameter``s and its buffers plain tensors."""
+    if any(p is not None and type(p) is not nn.Parameter for p in module._parameters.values()):
+        return False
+    return all(b is None or type(b) is torch.Tensor for b in module._buffers.values())
+
+
 def is_plain_module_tree(model: nn.Module) -> bool:
     """Returns True if every module keeps its tensors and submodules only in its own tables.
 
     False for modules with tensors or modules in plain attributes, a custom ``__deepcopy__``, TorchScript
     modules and parameter subclasses (e.g. lazy parameters): :func:`clone_module` would share or lose them.
     """
-    for module in model.modules():
-        cls = type(module)
-        if isinstance(module, torch.jit.ScriptModule) or "__deepcopy__" in vars(cls):
-            return False
-        for key, value in vars(module).items():
-            if key in _TABLES or key.startswith(_HOOK_TABLE_PREFIXES):
-                continue
-            if _holds_state(value):
-                return False
-        for p in module._parameters.values():
-            if p is not None and type(p) is not nn.Parameter:
-                return False
-        for b in module._buffers.values():
-            if b is not None and type(b) is not torch.Tensor:
-                return False
-    return True
+    return all(
+        _class_ok(type(m)) and _plain_tensors(m) and _copied_attributes(m, check=True) is not None
+        for m in model.modules()
+    )
 
 
-def _fresh_attribute(key: str, value: Any) -> Any:
-    """Hook tables start empty; mutable containers of plain data are copied, other values shared."""
-    if key.startswith(_HOOK_TABLE_PREFIXES) and hasattr(value, "clear"):
-        return type(value)()
-    if isinstance(value, list | set | dict):
-        return copy.copy(value)
-    return value
+class _NotPlain(Exception):
+    """Raised inside :func:`_clone` by a module :func:`clone_module` cannot copy."""
 
 
 def clone_module(model: nn.Module, device: torch.device | str | None = None) -> nn.Module:
@@ -87,10 +143,17 @@ def clone_module(model: nn.Module, device: torch.device | str | None = None) -> 
     the copy. With ``device``, tensors are copied straight there. Only for trees where
     :func:`is_plain_module_tree` holds.
     """
+    return _clone(model, device, check=False)  # type: ignore[return-value]
+
+
+def _clone(model: nn.Module, device: torch.device | str | None, *, check: bool) -> nn.Module | None:
+    """:func:`clone_module`; with ``check``, None if the tree is not plain (one walk for both)."""
     memo: dict[int, Any] = {}
 
     def tensor(t: torch.Tensor) -> torch.Tensor:
         if id(t) not in memo:
+            if t.is_meta:
+                _check_materialised(model, (t,))
             data = t.detach().to(device, copy=True) if device is not None else t.detach().clone()
             memo[id(t)] = (
                 nn.Parameter(data, t.requires_grad) if isinstance(t, nn.Parameter) else data
@@ -100,9 +163,14 @@ def clone_module(model: nn.Module, device: torch.device | str | None = None) -> 
     def module(m: nn.Module) -> nn.Module:
         if id(m) in memo:
             return memo[id(m)]
-        new = type(m).__new__(type(m))
+        cls = type(m)
+        if check and not (_class_ok(cls) and _plain_tensors(m)):
+            raise _NotPlain
+        state = _copied_attributes(m, check=check)
+        if state is None:
+            raise _NotPlain
+        new = cls.__new__(cls)
         memo[id(m)] = new
-        state = {k: _fresh_attribute(k, v) for k, v in vars(m).items()}
         state["_parameters"] = {
             k: tensor(p) if p is not None else None for k, p in m._parameters.items()
         }
@@ -111,7 +179,10 @@ def clone_module(model: nn.Module, device: torch.device | str | None = None) -> 
         new.__dict__.update(state)
         return new
 
-    return module(model)
+    try:
+        return module(model)
+    except _NotPlain:
+        return None
 
 
 _HOOK_DICTS = (
@@ -186,13 +257,14 @@ def scoring_model(
             model = _moved(model, device)
             index = ModelIndex.of(model)
         return prepare_for_scoring(model, index), index
-    _check_materialised(model, (*model.parameters(), *model.buffers()))
-    if is_plain_module_tree(model):
-        try:
-            work = clone_module(model, device)  # new modules, tensors copied straight to the device
-        except RuntimeError as exc:
-            raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
-    else:
+    try:
+        work = _clone(
+            model, device, check=True
+        )  # new modules, tensors copied straight to the device
+    except RuntimeError as exc:
+        raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
+    if work is None:
+        _check_materialised(model, (*model.parameters(), *model.buffers()))
         try:
             work = copy.deepcopy(model)
         except Exception as exc:  # pragma: no cover - depends on exotic user models

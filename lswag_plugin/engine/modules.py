@@ -58,6 +58,23 @@ def is_weight_layer(module: nn.Module) -> bool:
     )
 
 
+def _named_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """``list(model.named_modules())`` by a plain recursion: the same modules, names and order (a
+    module reached twice is listed once), without a generator per level of nesting."""
+    out: list[tuple[str, nn.Module]] = []
+    seen: set[int] = set()
+
+    def walk(prefix: str, module: nn.Module) -> None:
+        seen.add(id(module))
+        out.append((prefix, module))
+        for name, child in module._modules.items():
+            if child is not None and id(child) not in seen:
+                walk(f"{prefix}.{name}" if prefix else name, child)
+
+    walk("", model)
+    return out
+
+
 @dataclass(frozen=True)
 class ModelIndex:
     """The parts of a model a score reads, in module order, from one walk of its module tree.
@@ -85,11 +102,11 @@ class ModelIndex:
 
     @classmethod
     def of(cls, model: nn.Module) -> ModelIndex:
-        """Returns the index of ``model`` (one walk of ``named_modules``)."""
+        """Returns the index of ``model`` (one walk of its module tree, in ``named_modules`` order)."""
         modules, weight_layers, activations = [], [], []
         parameters: dict[int, torch.Tensor] = {}
         buffers: dict[int, torch.Tensor] = {}
-        for name, module in model.named_modules():
+        for name, module in _named_modules(model):
             modules.append(module)
             for p in module._parameters.values():
                 if p is not None:
@@ -121,6 +138,8 @@ class ModelIndex:
         """
         if all(type(m).train is nn.Module.train for m in self.modules):
             for m in self.modules:
-                m.training = True
+                m.__dict__["training"] = (
+                    True  # what Module.train sets, without __setattr__'s checks
+                )
         else:
             model.train()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,7 @@ __all__ = [
     "ActivationPattern",
     "PatternPacker",
     "clear_bits",
+    "distinct_counts",
     "memory_order_bits",
     "pack_bits",
     "unpack_bits",
@@ -104,7 +106,9 @@ def memory_order_bits(output: torch.Tensor) -> torch.Tensor:
     from ``reshape(n, -1)``, which no pattern statistic depends on (they are sets over neurons).
     """
     n = output.shape[0]
-    if output.dim() > 2:
+    strides = output.stride()
+    if any(strides[i] < strides[i + 1] for i in range(1, len(strides) - 1)):
+        # Not already in memory order (channels-last, ...): the permutation a stable sort gives.
         order = sorted(range(1, output.dim()), key=output.stride, reverse=True)
         output = output.permute(0, *order)
     return (output > 0).reshape(n, -1)
@@ -134,11 +138,16 @@ class ActivationPattern:
     keys: torch.Tensor  # (neurons, words) int64
     num_samples: int
     _unique: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    _distinct: int | None = field(default=None, repr=False, compare=False)
 
     @property
     def num_neurons(self) -> int:
         """Neurons of this layer: every element of one sample's activation (C·H·W or T·C)."""
         return int(self.keys.shape[0])
+
+    def distinct_count(self) -> int:
+        """Returns the number of distinct patterns of this layer (see :func:`distinct_counts`)."""
+        return distinct_counts([self])[0]
 
     def unique_keys(self) -> torch.Tensor:
         """Returns the distinct patterns of this layer, ``(distinct, words)`` (computed once)."""
@@ -148,6 +157,57 @@ class ActivationPattern:
             else:
                 self._unique = torch.unique(self.keys, dim=0)
         return self._unique
+
+
+#: Neurons sorted together at most by :func:`distinct_counts` (bounds its temporaries).
+_COUNT_BATCH = 1 << 22
+
+
+def distinct_counts(patterns: Sequence[ActivationPattern]) -> list[int]:
+    """Returns each layer's number of distinct patterns (computed once per layer, then cached).
+
+    Layers of one-word patterns (up to 64 samples) are counted together: their keys are sorted by
+    (layer, key) in two stable sorts, and a new pattern starts wherever the pair changes, which is a
+    few kernels for all the layers instead of a ``torch.unique`` per layer. Larger layers, and
+    patterns of several words, are counted one by one. The counts are those of ``unique_keys``.
+
+    Example:
+        >>> import torch
+        >>> a = ActivationPattern("a", 0, torch.tensor([[3], [3], [5]]), 4)
+        >>> b = ActivationPattern("b", 1, torch.tensor([[5], [5]]), 4)
+        >>> distinct_counts([a, b])
+        [2, 1]
+    """
+    batch: list[ActivationPattern] = []
+    size = 0
+    for p in patterns:
+        if p._distinct is not None:
+            continue
+        if p.keys.shape[1] != 1 or p.keys.shape[0] >= _COUNT_BATCH:
+            p._distinct = int(p.unique_keys().shape[0])
+            continue
+        if size + p.keys.shape[0] > _COUNT_BATCH:
+            _count_together(batch)
+            batch, size = [], 0
+        batch.append(p)
+        size += p.keys.shape[0]
+    _count_together(batch)
+    return [int(p._distinct) for p in patterns]  # type: ignore[arg-type]
+
+
+def _count_together(batch: list[ActivationPattern]) -> None:
+    if not batch:
+        return
+    keys = torch.cat([p.keys[:, 0] for p in batch]) if len(batch) > 1 else batch[0].keys[:, 0]
+    sizes = torch.tensor([p.keys.shape[0] for p in batch], device=keys.device)
+    layers = torch.repeat_interleave(torch.arange(len(batch), device=keys.device), sizes)
+    keys, order = torch.sort(keys, stable=True)
+    layers, order = torch.sort(layers[order], stable=True)
+    keys = keys[order]
+    new = torch.ones_like(keys, dtype=torch.bool)
+    new[1:] = (keys[1:] != keys[:-1]) | (layers[1:] != layers[:-1])
+    for p, count in zip(batch, torch.bincount(layers[new], minlength=len(batch)).tolist()):
+        p._distinct = count
 
 
 class PatternPacker:

@@ -9,7 +9,7 @@ from lswag_plugin.engine.registry import Needs, register_proxy
 @register_proxy("params", direction="max", needs=Needs.NOTHING, aliases=("num_params",))
 def params(ctx: PassResults) -> float:
     """Number of parameters (every tensor in ``model.parameters()``, shared tensors once)."""
-    return float(sum(p.numel() for p in ctx.source_model.parameters()))
+    return float(sum(p.numel() for p in ctx.parameters))
 
 
 @register_proxy("flops", direction="max", needs=Needs.FLOPS)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 
 from lswag_plugin.engine.context import PassResults
-from lswag_plugin.engine.patterns import ActivationPattern
+from lswag_plugin.engine.patterns import ActivationPattern, distinct_counts
 from lswag_plugin.engine.registry import Needs, register_proxy
 
 __all__ = ["PATTERN_COUNTS", "count_patterns"]
@@ -36,10 +36,9 @@ def count_patterns(
         raise ValueError(f"pattern count must be one of {PATTERN_COUNTS}, got {mode!r}")
     if not patterns:
         return 0.0
-    uniques = [p.unique_keys() for p in patterns]
     if mode == "per_layer":
-        return float(sum(u.shape[0] for u in uniques))
-    merged = torch.cat(uniques, 0)
+        return float(sum(distinct_counts(patterns)))
+    merged = torch.cat([p.unique_keys() for p in patterns], 0)
     if merged.shape[1] == 1:  # one word per pattern: 1-D unique is ~100x faster than unique(dim=0)
         return float(torch.unique(merged[:, 0]).numel())
     return float(torch.unique(merged, dim=0).shape[0])
@@ -69,5 +68,5 @@ def swap_reg(ctx: PassResults) -> float:
     sigma = float(ctx.option("swap_reg", "sigma", 1e6))
     if sigma <= 0:
         raise ValueError(f"swap_reg sigma must be > 0, got {sigma}")
-    p = sum(t.numel() for t in ctx.model.parameters()) / 1e3
+    p = sum(t.numel() for t in ctx.parameters) / 1e3
     return swap(ctx) * math.exp(-((p - mu) ** 2) / sigma)

@@ -89,7 +89,7 @@ class ActivationCapture(Capture):
         self.packer.discard()
         for pattern in self.packer.patterns:
             clear_bits(pattern.keys, start, size)
-            pattern._unique = None
+            pattern._unique = pattern._distinct = None
         for call, outputs in enumerate(self.outputs):
             del outputs[self._kept[call] if call < len(self._kept) else 0 :]
 
