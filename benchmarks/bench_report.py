@@ -3,8 +3,8 @@
 For a table written by ``lswag bench`` (our scores per architecture, the target, and, for NASLib tables,
 the published scores as ``published_<name>`` columns):
 
-- **ranking**: Spearman ρ of each of our score columns (proxies and components such as ``lswag.lambda``)
-  against ``--target``;
+- **ranking**: Spearman ρ (and Kendall τ) of each of our score columns (proxies and components such as
+  ``lswag.lambda``) against ``--target``;
 - **agreement**: for every proxy with a published column, ρ(ours, published) on the same rows, and both
   proxies' ρ against the target (the difference is what the implementations disagree on);
 - **LIBRA held-out**: LIBRA fitted on ``--fraction`` of the rows and scored on the rest, ``--splits``
@@ -28,7 +28,7 @@ import _common
 import numpy as np
 
 from lswag_plugin import libra
-from lswag_plugin.stats import spearman
+from lswag_plugin.stats import kendall, spearman
 
 _PUBLISHED = "published_"
 #: Fewest held-out rows a LIBRA split must leave for a rank correlation.
@@ -56,6 +56,11 @@ def read_columns(path: Path) -> dict[str, np.ndarray]:
 def _rho(x: np.ndarray, y: np.ndarray) -> float:
     x = np.where(np.isnan(x), -np.inf, x)
     return spearman(x, y)
+
+
+def _tau(x: np.ndarray, y: np.ndarray) -> float:
+    x = np.where(np.isnan(x), -np.inf, x)
+    return kendall(x, y)
 
 
 def libra_splits(
@@ -128,9 +133,10 @@ def main() -> None:
             ours["lswag.lambda"] = np.where(ours["swap"] > 0, ours["lswag"] / ours["swap"], 0.0)
     print(f"{args.table.name}: {len(target)} rows, target {args.target}\n")
     ranking = {k: _rho(v, target) for k, v in ours.items()}
-    print("| score | ρ vs target |\n|---|---|")
+    tau = {k: _tau(v, target) for k, v in ours.items()}
+    print("| score | ρ vs target | τ vs target |\n|---|---|---|")
     for k, r in sorted(ranking.items(), key=lambda kv: -kv[1] if not math.isnan(kv[1]) else 9):
-        print(f"| {k} | {r:.3f} |")
+        print(f"| {k} | {r:.3f} | {tau[k]:.3f} |")
     agreement = {}
     for name, pub in published.items():
         if name not in ours:
@@ -154,7 +160,11 @@ def main() -> None:
     pool = args.pool.split(",") if args.pool else [k for k in ours if k in registered]
     n_fit = max(3, round(args.fraction * len(target)))
     result: dict[str, object] | None = None
-    if len(target) - n_fit < _MIN_HELD_OUT:
+    if args.params_column not in columns:
+        print(
+            f"\nLIBRA: skipped (no size column {args.params_column!r}; name one with --params-column)"
+        )
+    elif len(target) - n_fit < _MIN_HELD_OUT:
         print(
             f"\nLIBRA: skipped ({len(target)} rows leave {len(target) - n_fit} held out after "
             f"fitting on {n_fit}; needs {_MIN_HELD_OUT})"
@@ -175,7 +185,8 @@ def main() -> None:
             f"{result['best_single_in_hindsight_mean']:.3f}); selected: {result['selected'][:3]} ..."
         )
     _common.emit(
-        {"n": len(target), "ranking": ranking, "agreement": agreement, "libra": result}, args.json
+        {"n": len(target), "ranking": ranking, "tau": tau, "agreement": agreement, "libra": result},
+        args.json,
     )
 
 
