@@ -88,7 +88,10 @@ def add_scoring_options(
     """
     g = parser.add_argument_group("scoring (one set of flags on every command that scores)")
     g.add_argument(
-        "--data", default=None, help=".npz batch or image folder (default: shipped photos)"
+        "--data",
+        default=None,
+        help=".npz batch, image folder, or cifar10 / cifar100[:ROOT] (a seeded batch of the "
+        "training split, downloaded by torchvision) (default: shipped photos)",
     )
     g.add_argument(
         "--batch-size", type=positive_int, default=64, help="samples per batch (default 64)"
