@@ -12,6 +12,7 @@ configs) are shared with the original, which is safe for modules whose state liv
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import torch
@@ -50,29 +51,19 @@ def _holds_state(value: Any) -> bool:
 
 
 _SCALARS = frozenset({int, float, bool, str, bytes, complex, type(None)})
-#: Attribute name → 1 for the parameter/buffer/module tables, 2 for a hook table, 0 otherwise.
-_KEY_KINDS: dict[str, int] = {}
-#: Module class → whether its instances can be copied attribute by attribute (no ``__deepcopy__``,
-#: not TorchScript).
-_CLASS_OK: dict[type, bool] = {}
 
 
+@functools.cache
 def _key_kind(key: str) -> int:
-    kind = _KEY_KINDS.get(key)
-    if kind is None:
-        kind = _KEY_KINDS[key] = (
-            1 if key in _TABLES else 2 if key.startswith(_HOOK_TABLE_PREFIXES) else 0
-        )
-    return kind
+    """1 for the parameter/buffer/module tables, 2 for a hook table, 0 for any other attribute."""
+    return 1 if key in _TABLES else 2 if key.startswith(_HOOK_TABLE_PREFIXES) else 0
 
 
+@functools.cache
 def _class_ok(cls: type) -> bool:
-    ok = _CLASS_OK.get(cls)
-    if ok is None:
-        ok = _CLASS_OK[cls] = not (
-            issubclass(cls, torch.jit.ScriptModule) or "__deepcopy__" in vars(cls)
-        )
-    return ok
+    """Whether instances of ``cls`` can be copied attribute by attribute (no ``__deepcopy__``, not
+    TorchScript)."""
+    return not (issubclass(cls, torch.jit.ScriptModule) or "__deepcopy__" in vars(cls))
 
 
 #: What ``nn.Module.__init__`` sets on every module, hook tables first (they start empty in a copy).
@@ -258,9 +249,8 @@ def scoring_model(
             index = ModelIndex.of(model)
         return prepare_for_scoring(model, index), index
     try:
-        work = _clone(
-            model, device, check=True
-        )  # new modules, tensors copied straight to the device
+        # New modules, tensors copied straight to the device; None if the tree is not plain.
+        work = _clone(model, device, check=True)
     except RuntimeError as exc:
         raise BadDevice(f"cannot move {type(model).__name__} to {device}: {exc}") from exc
     if work is None:

@@ -138,8 +138,7 @@ class ModelIndex:
         """
         if all(type(m).train is nn.Module.train for m in self.modules):
             for m in self.modules:
-                m.__dict__["training"] = (
-                    True  # what Module.train sets, without __setattr__'s checks
-                )
+                # What Module.train sets, without __setattr__'s checks.
+                m.__dict__["training"] = True
         else:
             model.train()

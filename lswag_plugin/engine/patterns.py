@@ -145,10 +145,6 @@ class ActivationPattern:
         """Neurons of this layer: every element of one sample's activation (C·H·W or T·C)."""
         return int(self.keys.shape[0])
 
-    def distinct_count(self) -> int:
-        """Returns the number of distinct patterns of this layer (see :func:`distinct_counts`)."""
-        return distinct_counts([self])[0]
-
     def unique_keys(self) -> torch.Tensor:
         """Returns the distinct patterns of this layer, ``(distinct, words)`` (computed once)."""
         if self._unique is None:
