@@ -53,14 +53,17 @@ def read_columns(path: Path) -> dict[str, np.ndarray]:
     return {n: c for n, c in columns.items() if n not in _NOT_SCORES and np.isfinite(c).any()}
 
 
+def _nan_lowest(x: np.ndarray) -> np.ndarray:
+    """A failed score (NaN) ranks lowest."""
+    return np.where(np.isnan(x), -np.inf, x)
+
+
 def _rho(x: np.ndarray, y: np.ndarray) -> float:
-    x = np.where(np.isnan(x), -np.inf, x)
-    return spearman(x, y)
+    return spearman(_nan_lowest(x), y)
 
 
 def _tau(x: np.ndarray, y: np.ndarray) -> float:
-    x = np.where(np.isnan(x), -np.inf, x)
-    return kendall(x, y)
+    return kendall(_nan_lowest(x), y)
 
 
 def libra_splits(
@@ -75,13 +78,14 @@ def libra_splits(
     """Returns LIBRA's held-out ρ over random splits, with the best single pool member's."""
     registered = libra.registry_directions()
     directions = {p: registered[p] for p in pool}
+    sign = {p: 1.0 if directions[p] == "max" else -1.0 for p in pool}
+    table = {p: _nan_lowest(columns[p]) for p in pool}
     held, best_member, selected = [], [], []
     n = len(target)
+    n_fit = max(3, round(fraction * n))
     for seed in range(splits):
         perm = np.random.default_rng(seed).permutation(n)
-        n_fit = max(3, round(fraction * n))
         fit, rest = perm[:n_fit], perm[n_fit:]
-        table = {p: np.where(np.isnan(columns[p]), -np.inf, columns[p]) for p in pool}
         model = libra.fit(
             {p: v[fit] for p, v in table.items()},
             target[fit],
@@ -89,7 +93,6 @@ def libra_splits(
             directions=directions,
         )
         held.append(_rho(model.score_table({p: v[rest] for p, v in table.items()}), target[rest]))
-        sign = {p: 1.0 if directions[p] == "max" else -1.0 for p in pool}
         member_rhos = {p: _rho(sign[p] * table[p][rest], target[rest]) for p in pool}
         best_member.append(max(member_rhos.values()))
         selected.append(model.selected)
@@ -98,7 +101,7 @@ def libra_splits(
         "std": float(np.std(held)),
         "best_single_in_hindsight_mean": float(np.mean(best_member)),
         "selected": selected,
-        "fit_rows": max(3, round(fraction * n)),
+        "fit_rows": n_fit,
     }
 
 
